@@ -1,0 +1,1 @@
+"""Code the built-in components share; private to ``nettls.components``."""

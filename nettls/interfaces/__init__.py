@@ -1,0 +1,56 @@
+"""The nettls contract: interfaces, constants, data types and errors.
+
+This package knows nothing else of nettls: no registry, no component.
+"""
+
+from .constants import TCPServerSocketConstants, TLSConstants, TLSContextConstants
+from .data import EventData, MonitorEvent, NetworkEndpoint, VerifyStatus
+from .errors import (
+    CertificateError,
+    RegistryError,
+    TLSConnectionError,
+    TLSError,
+    TLSHandshakeError,
+    TLSTimeoutError,
+)
+from .extensions import IHalfClose, ISelectable, IServerSocketOptions, ISessionInfo, ITimeout
+from .stream import DANA_NAME, IEvent, IStream
+from .tcp import ITCPMonitor, ITCPServerSocket, ITCPSocket
+from .tls import ITLS, ITLSCertStore, ITLSContext
+
+#: The spec interfaces, by Dana name.
+SPEC_INTERFACES = {
+    iface.getTaggedValue(DANA_NAME): iface
+    for iface in (IStream, ITCPSocket, ITCPServerSocket, ITCPMonitor, ITLS, ITLSContext, ITLSCertStore)
+}
+
+__all__ = [
+    "DANA_NAME",
+    "SPEC_INTERFACES",
+    "IEvent",
+    "IStream",
+    "ITCPSocket",
+    "ITCPServerSocket",
+    "ITCPMonitor",
+    "ITLS",
+    "ITLSContext",
+    "ITLSCertStore",
+    "ISelectable",
+    "IServerSocketOptions",
+    "IHalfClose",
+    "ITimeout",
+    "ISessionInfo",
+    "TLSConstants",
+    "TLSContextConstants",
+    "TCPServerSocketConstants",
+    "NetworkEndpoint",
+    "MonitorEvent",
+    "VerifyStatus",
+    "EventData",
+    "TLSError",
+    "TLSHandshakeError",
+    "TLSConnectionError",
+    "TLSTimeoutError",
+    "CertificateError",
+    "RegistryError",
+]

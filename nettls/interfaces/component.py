@@ -1,0 +1,35 @@
+"""What a component declares: the Python form of a Dana component header.
+
+A component module exposes one ``Component`` (conventionally named
+``COMPONENT``) and names it in the ``nettls.components`` entry-point group::
+
+    COMPONENT = Component(
+        name="stdlib",
+        provides={"net.TLS": TLS, "net.TLSContext": TLSContext},
+        description="TLS on Python's ssl module",
+    )
+
+The registry checks every provider against its interface when the
+component is registered, and refuses one that does not conform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+__all__ = ["Component"]
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named set of implementations, keyed by the Dana interface names
+    they provide (``"net.TLS"``), plus the interfaces the component requires
+    from others (Dana's ``requires``)."""
+
+    name: str
+    provides: Mapping[str, type] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    description: str = ""
+    #: Where the implementing library's version comes from, for display.
+    library: str = ""

@@ -1,0 +1,63 @@
+"""Plain records exchanged through the interfaces (Dana ``data`` types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = ["NetworkEndpoint", "MonitorEvent", "VerifyStatus", "EventData"]
+
+
+@dataclass(frozen=True)
+class NetworkEndpoint:
+    """An IP address (v4 or v6, as text) and a port number."""
+
+    address: str
+    port: int
+
+
+@dataclass
+class MonitorEvent:
+    """What ``ITCPMonitor.wait()`` reports for one socket.
+
+    ``recvReady``: data (or, on a server socket, a connection) is waiting.
+    ``sendReady``: the socket is writable after ``armSendNotify()``.
+    ``close``: the peer closed or reset the connection.
+    """
+
+    socket: Any
+    userData: Any
+    recvReady: bool = False
+    sendReady: bool = False
+    close: bool = False
+
+
+@dataclass(frozen=True)
+class VerifyStatus:
+    """The outcome of ``ITLS.verifyCertificate()``.
+
+    ``status`` is ``VerifyStatus.OK`` (0) or ``VerifyStatus.FAIL`` (1): the
+    inverse of ``TLS.OK``/``TLS.FAIL``, as in Dana. On failure
+    ``failedCertificate`` is the PEM of the certificate at fault (None only
+    when the library cannot tell which) and ``failedReason`` says why.
+    """
+
+    OK: ClassVar[int] = 0
+    FAIL: ClassVar[int] = 1
+
+    status: int
+    failedCertificate: str | None = None
+    failedReason: str | None = None
+
+    def __bool__(self) -> bool:
+        """True when the certificate verified."""
+        return self.status == self.OK
+
+
+@dataclass(frozen=True)
+class EventData:
+    """What an event listener receives: who fired, which event, its data."""
+
+    source: Any
+    type: str
+    details: Any = None

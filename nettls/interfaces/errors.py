@@ -1,0 +1,42 @@
+"""The error taxonomy every component raises (SPEC section 9).
+
+Components never let a backend library's own exception escape a spec
+method: they raise one of these, chained from the original (``raise
+TLSError(...) from exc``), so callers and the conformance suite only ever
+catch nettls types.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TLSError",
+    "TLSHandshakeError",
+    "TLSConnectionError",
+    "TLSTimeoutError",
+    "CertificateError",
+    "RegistryError",
+]
+
+
+class TLSError(Exception):
+    """Base of every TLS error nettls raises."""
+
+
+class TLSHandshakeError(TLSError):
+    """A blocking handshake failed; the message carries the reason."""
+
+
+class TLSConnectionError(TLSError, ConnectionError):
+    """An established session broke mid-stream (reset, truncated write)."""
+
+
+class TLSTimeoutError(TLSError, TimeoutError):
+    """A blocking session call ran past its socket's timeout."""
+
+
+class CertificateError(TLSError, ValueError):
+    """A certificate or key given to a context or store is unusable."""
+
+
+class RegistryError(LookupError):
+    """An interface name or component cannot be resolved or registered."""
