@@ -1,4 +1,366 @@
-def resolve(*a, **k): raise NotImplementedError
-link = load = resolve
-registry = None
-class Registry: pass
+"""The registry: Dana interface names resolved to the linked component.
+
+Theory of operation
+-------------------
+Interfaces are known by their Dana names (``net.TLS``), which each
+interface carries as a tagged value. Components (``nettls.Component``
+records) arrive through the ``nettls.components`` entry-point group, the
+built-in ones exactly like a third party's. Registering a component checks
+every class it provides against its interface with
+``zope.interface.verify.verifyClass`` and records the class in a
+``zope.interface.registry.Components`` as a utility for that interface,
+named after the component. The *link* of an interface is the unnamed
+utility for it: resolving ``net.TLS`` asks the zope registry for it, and
+``link()`` re-registers it.
+
+Links come, in increasing precedence, from the package manifest (Dana's
+``defaultLinks``), the ``NETTLS_LINKS`` environment variable, and
+``link()`` calls. Discovery is lazy: nothing is imported until the first
+lookup, and a component whose import fails is listed as unavailable with
+the reason while every other component keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from importlib import metadata, resources
+from typing import Any, Iterable, Mapping, TypeVar
+
+from zope.interface.interface import InterfaceClass
+from zope.interface.registry import Components
+from zope.interface.verify import verifyClass
+
+from .interfaces import DANA_NAME, SPEC_INTERFACES, RegistryError
+from .interfaces.component import Component
+
+__all__ = ["Registry", "ComponentStatus", "registry", "resolve", "link", "load"]
+
+ENTRY_POINT_GROUP = "nettls.components"
+LINKS_VARIABLE = "NETTLS_LINKS"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One component as the registry knows it: usable, or why not."""
+
+    name: str
+    available: bool
+    reason: str | None = None
+    component: Component | None = None
+    origin: str = ""
+
+
+def interface_for(name: str) -> InterfaceClass:
+    """The spec interface called ``name`` (``"net.TLS"`` or short ``"TLS"``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"an interface name is a str such as 'net.TLS', not {type(name).__name__}")
+    full = name if "." in name else f"net.{name}"
+    try:
+        return SPEC_INTERFACES[full]
+    except KeyError:
+        known = ", ".join(sorted(SPEC_INTERFACES))
+        raise RegistryError(f"unknown interface {name!r}; known interfaces: {known}") from None
+
+
+def dana_name(iface: InterfaceClass) -> str:
+    return str(iface.getTaggedValue(DANA_NAME))
+
+
+def _extenders(iface: InterfaceClass) -> list[str]:
+    return sorted(dana_name(i) for i in SPEC_INTERFACES.values() if i is not iface and i.extends(iface))
+
+
+def _is_abstract(iface: InterfaceClass) -> bool:
+    return bool(_extenders(iface))
+
+
+def check_component(component: Component) -> None:
+    """Raise RegistryError unless every provider conforms to its interface.
+
+    The message names the component, the class, the interface and every
+    problem ``verifyClass`` found (a missing method, a wrong signature).
+    """
+    if not isinstance(component, Component):
+        raise RegistryError(f"a component is declared with nettls.Component, not {type(component).__name__}")
+    if not component.name or not isinstance(component.name, str):
+        raise RegistryError(f"component has no name: {component!r}")
+    problems = []
+    for name, cls in component.provides.items():
+        try:
+            iface = interface_for(name)
+        except RegistryError as exc:
+            problems.append(f"provides {name!r}: {exc}")
+            continue
+        try:
+            verifyClass(iface, cls)
+        except Exception as exc:  # zope's Invalid / MultipleInvalid / BrokenImplementation
+            problems.append(f"{getattr(cls, '__qualname__', cls)!s} does not conform to {dana_name(iface)}: {exc}")
+    for name in component.requires:
+        try:
+            interface_for(name)
+        except RegistryError as exc:
+            problems.append(f"requires {name!r}: {exc}")
+    if problems:
+        raise RegistryError(f"component {component.name!r} refused: " + "; ".join(problems))
+
+
+def read_manifest(text: str, origin: str = "manifest") -> list[tuple[str, str]]:
+    """The ``(interface, component)`` pairs of a Dana-style manifest's defaultLinks."""
+    try:
+        data = json.loads(text)
+        pairs = [(str(entry["interface"]), str(entry["component"])) for entry in data.get("defaultLinks", [])]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise RegistryError(f"{origin}: not a manifest with defaultLinks [{{interface, component}}]: {exc}") from exc
+    return [(dana_name(interface_for(iface)), comp) for iface, comp in pairs]
+
+
+def parse_links_variable(value: str) -> list[tuple[str, str]]:
+    """Parse ``NETTLS_LINKS``: ``net.TLS=pyopenssl,net.TLSContext=pyopenssl``."""
+    pairs = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, comp = item.partition("=")
+        if not sep or not name.strip() or not comp.strip():
+            raise RegistryError(f"{LINKS_VARIABLE}: {item!r} is not INTERFACE=COMPONENT")
+        try:
+            iface = interface_for(name.strip())
+        except RegistryError as exc:
+            raise RegistryError(f"{LINKS_VARIABLE}: {exc}") from None
+        pairs.append((dana_name(iface), comp.strip()))
+    return pairs
+
+
+class Registry:
+    """Components, the interfaces they provide, and the links between them.
+
+    Args:
+        discover: load the ``nettls.components`` entry points on first use.
+        manifest: the manifest's JSON text; None reads the package's own.
+        environ: where ``NETTLS_LINKS`` is read; None means ``os.environ``.
+    """
+
+    def __init__(
+        self,
+        *,
+        discover: bool = True,
+        manifest: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._zope = Components("nettls")
+        self._status: dict[str, ComponentStatus] = {}
+        self._discover = discover
+        self._manifest = manifest
+        self._environ = environ
+        self._ready = False
+        self._lock = threading.RLock()
+
+    # -- setting up ---------------------------------------------------------
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            if self._discover:
+                self._load_entry_points()
+            self._ready = True
+            self._apply_default_links()
+
+    def _load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            origin = f"entry point {ep.name} = {ep.value}"
+            if ep.name in self._status:
+                continue
+            try:
+                component = ep.load()
+            except Exception as exc:  # any import failure makes it unavailable
+                self._status[ep.name] = ComponentStatus(ep.name, False, f"{type(exc).__name__}: {exc}", None, origin)
+                continue
+            try:
+                self._register(component, origin)
+            except RegistryError as exc:
+                self._status[ep.name] = ComponentStatus(ep.name, False, str(exc), None, origin)
+
+    def _apply_default_links(self) -> None:
+        text = self._manifest
+        origin = "manifest"
+        if text is None:
+            text = resources.files("nettls").joinpath("manifest.json").read_text(encoding="utf-8")
+            origin = "nettls/manifest.json"
+        for iface, comp in read_manifest(text, origin):
+            if self._available(comp):
+                self._link(iface, comp)
+        environ = os.environ if self._environ is None else self._environ
+        value = environ.get(LINKS_VARIABLE, "")
+        for iface, comp in parse_links_variable(value):
+            status = self._status.get(comp)
+            if status is None:
+                raise RegistryError(f"{LINKS_VARIABLE}: unknown component {comp!r} for {iface}; known: {self._known()}")
+            if not status.available:
+                raise RegistryError(f"{LINKS_VARIABLE}: component {comp!r} for {iface} is unavailable: {status.reason}")
+            self._link(iface, comp)
+
+    def _known(self) -> str:
+        return ", ".join(sorted(self._status)) or "none"
+
+    def _available(self, name: str) -> bool:
+        status = self._status.get(name)
+        return status is not None and status.available
+
+    def _register(self, component: Component, origin: str) -> None:
+        check_component(component)
+        with self._lock:
+            for name, cls in component.provides.items():
+                self._zope.registerUtility(cls, interface_for(name), component.name, event=False)
+            self._status[component.name] = ComponentStatus(component.name, True, None, component, origin)
+
+    def register(self, component: Component) -> None:
+        """Add ``component``, refusing it (RegistryError) if a provider does
+        not conform to its interface."""
+        self._ensure_ready()
+        self._register(component, "registered at run time")
+
+    def _link(self, name: str, component: str) -> None:
+        iface = interface_for(name)
+        cls = self._zope.queryUtility(iface, component)
+        if cls is None:
+            raise RegistryError(f"component {component!r} does not provide {dana_name(iface)}")
+        self._zope.registerUtility(cls, iface, "", event=False)
+
+    # -- the public API -------------------------------------------------------
+
+    def link(self, name: str, component: str) -> None:
+        """Link interface ``name`` to ``component`` from now on.
+
+        Objects already made keep their class; new resolutions use the new link.
+        """
+        self._ensure_ready()
+        status = self._status.get(component)
+        if status is None:
+            raise RegistryError(f"unknown component {component!r}; known: {self._known()}")
+        if not status.available:
+            raise RegistryError(f"component {component!r} is unavailable: {status.reason}")
+        with self._lock:
+            self._link(name, component)
+
+    def resolve(self, name: str, component: str | None = None) -> type:
+        """The class implementing interface ``name``: the linked component's,
+        or ``component``'s when given. Raises RegistryError otherwise."""
+        self._ensure_ready()
+        iface = interface_for(name)
+        if _is_abstract(iface):
+            raise RegistryError(
+                f"{dana_name(iface)} is abstract: resolve one of the interfaces that extend it "
+                f"({', '.join(_extenders(iface))})"
+            )
+        if component is None:
+            cls = self._zope.queryUtility(iface)
+            if cls is None:
+                providers = self.providers(name)
+                hint = f"; link one of: {', '.join(providers)}" if providers else "; no available component provides it"
+                raise RegistryError(f"{dana_name(iface)} is not linked to any component{hint}")
+            return cls  # type: ignore[no-any-return]
+        status = self._status.get(component)
+        if status is None:
+            raise RegistryError(f"unknown component {component!r}; known: {self._known()}")
+        if not status.available:
+            raise RegistryError(f"component {component!r} is unavailable: {status.reason}")
+        cls = self._zope.queryUtility(iface, component)
+        if cls is None:
+            raise RegistryError(f"component {component!r} does not provide {dana_name(iface)}")
+        return cls  # type: ignore[no-any-return]
+
+    def providers(self, name: str) -> list[str]:
+        """Names of the available components that provide interface ``name``."""
+        self._ensure_ready()
+        iface = interface_for(name)
+        return sorted(n for n, _ in self._zope.getUtilitiesFor(iface) if n)
+
+    def linked(self, name: str) -> str | None:
+        """The name of the component ``name`` is linked to, or None."""
+        self._ensure_ready()
+        iface = interface_for(name)
+        cls = self._zope.queryUtility(iface)
+        if cls is None:
+            return None
+        for comp, other in self._zope.getUtilitiesFor(iface):
+            if comp and other is cls:
+                return comp
+        return None
+
+    def links(self) -> dict[str, str | None]:
+        """Every concrete spec interface and the component it is linked to."""
+        return {n: self.linked(n) for n, i in SPEC_INTERFACES.items() if not _is_abstract(i)}
+
+    def components(self) -> list[ComponentStatus]:
+        """Every component found, available or not, by name."""
+        self._ensure_ready()
+        return [self._status[n] for n in sorted(self._status)]
+
+    def component(self, name: str) -> Component:
+        """The declaration of available component ``name``."""
+        self._ensure_ready()
+        status = self._status.get(name)
+        if status is None:
+            raise RegistryError(f"unknown component {name!r}; known: {self._known()}")
+        if status.component is None:
+            raise RegistryError(f"component {name!r} is unavailable: {status.reason}")
+        return status.component
+
+    def load(self, app: type[T], *args: Any, **kwargs: Any) -> T:
+        """Make an instance of ``app`` with its required interfaces wired.
+
+        ``app.requires`` names what it needs, as Dana's ``requires`` does:
+        a sequence of interface names (each becomes an attribute named
+        after the interface, ``net.TLS`` -> ``self.TLS``) or a mapping of
+        attribute name to interface name. The attributes hold the linked
+        classes and are set before ``__init__`` runs with ``args``.
+        """
+        wiring = self.wiring(getattr(app, "requires", None), owner=getattr(app, "__qualname__", repr(app)))
+        obj = app.__new__(app)
+        for attr, cls in wiring.items():
+            setattr(obj, attr, cls)
+        obj.__init__(*args, **kwargs)  # type: ignore[misc]
+        return obj
+
+    def wiring(self, requires: Iterable[str] | Mapping[str, str] | None, owner: str = "application") -> dict[str, type]:
+        """Resolve a ``requires`` declaration to ``{attribute: class}``."""
+        if requires is None:
+            raise RegistryError(f"{owner} declares no 'requires' (a list of interface names such as 'net.TLS')")
+        if isinstance(requires, str):
+            requires = [requires]
+        pairs = requires.items() if isinstance(requires, Mapping) else ((dana_name(interface_for(n)).split(".")[-1], n) for n in requires)
+        wired = {}
+        for attr, name in pairs:
+            try:
+                wired[attr] = self.resolve(name)
+            except RegistryError as exc:
+                raise RegistryError(f"{owner} requires {name}: {exc}") from None
+        return wired
+
+
+#: The process-wide registry that ``nettls.resolve`` and friends use.
+registry = Registry()
+
+
+def resolve(name: str, component: str | None = None) -> type:
+    """``registry.resolve``: the class implementing ``name`` (see Registry.resolve)."""
+    return registry.resolve(name, component)
+
+
+def link(name: str, component: str) -> None:
+    """``registry.link``: link interface ``name`` to ``component``."""
+    registry.link(name, component)
+
+
+def load(app: type[T], *args: Any, **kwargs: Any) -> T:
+    """``registry.load``: an instance of ``app`` with its requirements wired."""
+    return registry.load(app, *args, **kwargs)

@@ -31,5 +31,9 @@ class Component:
     provides: Mapping[str, type] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     description: str = ""
-    #: Where the implementing library's version comes from, for display.
+    #: The implementing library and its version, for display.
     library: str = ""
+    #: Known deviations from the contract: conformance case id -> reason.
+    #: The conformance suite expects exactly these cases to fail (strict
+    #: xfail), so a deviation is never a silent skip and a stale entry shows.
+    deviations: Mapping[str, str] = field(default_factory=dict)
