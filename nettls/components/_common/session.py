@@ -1,0 +1,645 @@
+"""The TLS session shared by every memory-buffer TLS component.
+
+Theory of operation
+-------------------
+A TLS library is driven here as a sans-IO *engine* (``Engine`` below): it
+takes ciphertext in (``feed``), gives ciphertext out (``output``), and its
+handshake, read and write calls never touch a socket. ``TLSSession`` is the
+only place that moves bytes between an engine and the ``ITCPSocket`` the
+session was given, and it does so only through that socket's interface, so
+a session runs over any TCP component (SPEC section 6).
+
+Reading. Blocking sockets return exactly ``n`` bytes (Dana's ``recv``), so
+a blocking session reads whole TLS records: the 5-byte header, then the
+body whose length the header gives. A header that cannot start a record
+(a peer that is not TLS) is fed to the engine followed by end of stream,
+so the engine fails with its own reason instead of us waiting for a length
+that will never come. A non-blocking session reads whatever the socket has.
+
+Writing. Every byte the engine produces is handed to ``socket.send()`` at
+once, in the order produced (``_wlock`` keeps that order when a reader
+thread and a writer thread both produce output). In non-blocking mode the
+socket keeps what the kernel did not take in its own queue; the session
+keeps a ledger so it can speak in plaintext bytes (SPEC section 7):
+
+    _ct_given   ciphertext bytes handed to the socket, counted from the
+                start of non-blocking mode (plus what the socket already
+                held then)
+    _ct_sent    the sum of the socket's send()/sendBuffer() returns: the
+                ciphertext the kernel accepted
+    _records    (ciphertext end, plaintext end) of each application record
+                not yet wholly accepted; plaintext is written in chunks of
+                one record so each chunk's end is known exactly
+    _pt_given   plaintext given to send()
+    _pt_done    plaintext whose records are wholly accepted
+    _pt_reported  plaintext returned by send()/sendBuffer()
+
+    Invariant: _ct_sent + socket.getBufferUnsent() == _ct_given, and
+    _pt_reported + getBufferUnsent() == _pt_given after every call.
+
+State is one enum, ``State``; ``getStatus()`` derives from it and from the
+outcome of the last call. Every library exception is turned into a nettls
+error by the engine (``EngineError``, kept as ``__cause__``).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import deque
+from typing import Any, ClassVar, Protocol
+
+from zope.interface import implementer
+
+from nettls.interfaces import (
+    CertificateError,
+    ISelectable,
+    ISessionInfo,
+    ITCPSocket,
+    ITLS,
+    TLSConnectionError,
+    TLSConstants,
+    TLSError,
+    TLSHandshakeError,
+    TLSTimeoutError,
+    VerifyStatus,
+)
+
+from .config import ContextConfig, context_config, store_certificates, verify_inputs
+from .events import Event
+from .pem import der_to_pem
+from .streamargs import as_view, check_recv_size
+
+__all__ = ["Engine", "EngineError", "EngineEOF", "State", "TLSSession"]
+
+#: Plaintext per application record: TLS's maximum fragment (2^14).
+RECORD_PLAINTEXT = 16384
+#: Largest ciphertext record body TLS allows (2^14 + 2048).
+MAX_RECORD_BODY = 16384 + 2048
+#: Record content types: change_cipher_spec, alert, handshake, application_data, heartbeat.
+_CONTENT_TYPES = frozenset((20, 21, 22, 23, 24))
+#: Ciphertext read from a non-blocking socket at a time.
+NONBLOCKING_READ = 65536
+#: Upper bound on one engine read, so ``recv(10**9)`` allocates nothing huge.
+MAX_ENGINE_READ = 65536
+#: Socket reads one non-blocking call may make before it yields (the
+#: monitor reports the socket readable again if more is waiting).
+_MAX_PULLS = 64
+
+
+class EngineError(Exception):
+    """The TLS library failed; ``str()`` is the reason, ``__cause__`` its exception."""
+
+
+class EngineEOF(EngineError):
+    """The stream ended without close_notify (a truncation)."""
+
+
+class Engine(Protocol):
+    """One TLS library's connection over memory buffers (implemented per component)."""
+
+    def handshake(self) -> bool:
+        """Advance the handshake: True when complete, False when it needs input."""
+
+    def read(self, n: int) -> bytes | None:
+        """Up to ``n`` plaintext bytes; None when it needs input; b"" after close_notify."""
+
+    def read_into(self, view: memoryview) -> int | None:
+        """As ``read``, into ``view``; returns the count (0 after close_notify)."""
+
+    def write(self, data: memoryview) -> None:
+        """Encrypt all of ``data`` into the output buffer."""
+
+    def shutdown(self) -> None:
+        """Put close_notify into the output buffer."""
+
+    def feed(self, data: bytes) -> None:
+        """Give the engine ciphertext received from the peer."""
+
+    def feed_eof(self) -> None:
+        """Tell the engine the peer's stream ended."""
+
+    def output(self) -> bytes:
+        """Take the ciphertext produced so far (b"" if none)."""
+
+    def peer_chain(self) -> list[bytes]:
+        """The peer's certificates as DER, leaf first, as sent; [] if none."""
+
+    def version(self) -> str | None:
+        """The negotiated protocol, such as "TLSv1.3"."""
+
+    def cipher(self) -> str | None:
+        """The negotiated cipher suite's name."""
+
+
+class State(enum.Enum):
+    NEW = "new"  #: made; connect()/accept() not called yet
+    HANDSHAKING = "handshaking"  #: handshake under way (non-blocking)
+    OPEN = "open"  #: handshake done; data flows both ways
+    PEER_CLOSED = "peer closed"  #: the peer's stream ended; we may still send
+    CLOSING = "closing"  #: close() called; close_notify not all written yet
+    CLOSED = "closed"  #: close_notify handed to the kernel
+    FAILED = "failed"  #: a TLS or connection failure; see getFailureReason()
+
+
+_SENDABLE = (State.OPEN, State.PEER_CLOSED)
+_READABLE = (State.OPEN, State.CLOSING, State.CLOSED)
+
+
+@implementer(ITLS, ISessionInfo)
+class TLSSession(TLSConstants):
+    """``net.TLS`` over an engine; see ``ITLS``. Components subclass it and
+    provide ``_native_context`` and ``_make_engine`` (and ``_verify``)."""
+
+    #: The component's name, for messages.
+    component: ClassVar[str] = "?"
+
+    def __init__(self, context: Any) -> None:
+        self._config: ContextConfig = context_config(context)
+        self._native = self._native_context(self._config)
+        self._state = State.NEW
+        self._status = self.FAIL
+        self._sock: Any = None
+        self._engine: Any = None
+        self._server = False
+        self._nonblocking = False
+        self._send_wait_data: Any = None
+        self._notify_due = False
+        self._failure: str | None = None
+        self._clean_eof: bool | None = None
+        self._peer: list[str] | None = None
+        self._leftover = b""
+        self._ct_given = self._ct_sent = 0
+        self._pt_given = self._pt_done = self._pt_reported = 0
+        self._records: deque[tuple[int, int]] = deque()
+        self._wlock = threading.Lock()  # order of ciphertext to the socket; the ledger
+        self._elock = threading.Lock()  # the engine itself
+        self.sendWait = Event("sendWait")
+
+    # -- component hooks --------------------------------------------------------
+
+    def _native_context(self, config: ContextConfig) -> Any:
+        raise NotImplementedError
+
+    def _make_engine(self, native: Any, server: bool) -> Engine:
+        raise NotImplementedError
+
+    def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
+        raise NotImplementedError
+
+    # -- handshake ----------------------------------------------------------------
+
+    def connect(self, socket: Any) -> int:
+        return self._start(socket, server=False)
+
+    def accept(self, socket: Any) -> int:
+        return self._start(socket, server=True)
+
+    def _start(self, sock: Any, server: bool) -> int:
+        call = "accept" if server else "connect"
+        if self._state is State.HANDSHAKING and sock is self._sock and server == self._server:
+            return self._handshake()
+        if self._state is not State.NEW:
+            raise TLSError(f"{call}() on a session that is already {self._state.value}")
+        if not ITCPSocket.providedBy(sock):
+            raise TypeError(f"{call}() takes an ITCPSocket, not {type(sock).__name__}")
+        if server != self._config.server:
+            need, have = ("SERVER", "CLIENT") if server else ("CLIENT", "SERVER")
+            raise TLSError(f"{call}() needs a {need} context; this session's context is {have}")
+        if not sock.connected():
+            raise TLSError(f"{call}() needs a connected socket; {sock!r} is not connected")
+        self._sock = sock
+        self._server = server
+        if ISelectable.providedBy(sock) and sock.isNonBlocking():
+            self._nonblocking = True
+        elif self._nonblocking:
+            sock.setNonBlocking()
+        self._ct_given = sock.getBufferUnsent() if self._nonblocking else 0
+        try:
+            self._engine = self._make_engine(self._native, server)
+        except EngineError as exc:
+            return self._handshake_failed(str(exc), exc)
+        self._state = State.HANDSHAKING
+        return self._handshake()
+
+    def _handshake(self) -> int:
+        try:
+            if self._nonblocking:
+                with self._wlock:
+                    self._flush()
+            for _ in range(_MAX_PULLS):
+                with self._elock:
+                    done = self._engine.handshake()
+                self._push()
+                if done:
+                    self._state = State.OPEN
+                    self._status = self.OK
+                    self._notify_if_queued()
+                    return self.OK
+                if not self._pull():
+                    break
+            if self._sock.getBufferUnsent():
+                self._status = self.WAIT_WRITE
+                self._notify_if_queued()
+            else:
+                self._status = self.WAIT_READ
+            return self._status
+        except EngineError as exc:
+            return self._handshake_failed(str(exc), exc)
+        except TimeoutError as exc:
+            self._fail(f"handshake timed out: {exc}")
+            raise TLSTimeoutError(f"TLS handshake timed out ({self.component})") from exc
+        except OSError as exc:
+            return self._handshake_failed(f"connection failed during the handshake: {exc}", exc)
+
+    def _handshake_failed(self, reason: str, exc: BaseException) -> int:
+        self._fail(reason)
+        if self._nonblocking:
+            return self.FAIL
+        raise TLSHandshakeError(f"TLS handshake failed ({self.component}): {reason}") from (exc.__cause__ or exc)
+
+    # -- moving bytes --------------------------------------------------------------
+
+    def _push(self) -> None:
+        """Hand the engine's pending output to the socket (under ``_wlock``)."""
+        with self._wlock:
+            with self._elock:
+                out = self._engine.output()
+            if out:
+                self._ct_given += len(out)
+                self._ct_sent += self._sock.send(out)
+
+    def _flush(self) -> None:
+        """Write on what the socket queued (non-blocking; caller holds ``_wlock``)."""
+        if self._sock.getBufferUnsent():
+            self._ct_sent += self._sock.sendBuffer()
+            if self._records:
+                self._advance()
+
+    def _advance(self) -> None:
+        records, sent = self._records, self._ct_sent
+        while records and records[0][0] <= sent:
+            self._pt_done = records.popleft()[1]
+
+    def _pull(self) -> bool:
+        """Feed the engine ciphertext from the socket; False if none is there yet."""
+        sock = self._sock
+        if self._nonblocking:
+            data = sock.recv(NONBLOCKING_READ)
+            if data:
+                with self._elock:
+                    self._engine.feed(data)
+                return True
+            if sock.connected():
+                return False
+            with self._elock:
+                self._engine.feed_eof()
+            return True
+        header = sock.recv(5)
+        if len(header) == 5 and header[0] in _CONTENT_TYPES and header[1] == 3:
+            length = (header[3] << 8) | header[4]
+            if length <= MAX_RECORD_BODY:
+                body = sock.recv(length) if length else b""
+                with self._elock:
+                    self._engine.feed(header)
+                    if body:
+                        self._engine.feed(body)
+                    if len(body) < length:
+                        self._engine.feed_eof()
+                return True
+        # Short (end of stream) or not a TLS record: let the engine say why.
+        with self._elock:
+            self._engine.feed(header)
+            self._engine.feed_eof()
+        return True
+
+    def _notify_if_queued(self, force: bool = False) -> None:
+        """Fire ``sendWait`` if bytes wait and no notification is already due."""
+        if self._nonblocking and (force or not self._notify_due):
+            if self._sock.getBufferUnsent() or self._pt_given != self._pt_reported:
+                self._notify_due = True
+                self.sendWait.fire(self, self._send_wait_data)
+
+    def _fail(self, reason: str) -> None:
+        """Enter FAILED, handing any alert the engine produced to the socket."""
+        self._state = State.FAILED
+        self._status = self.FAIL
+        self._failure = reason
+        if self._engine is not None and self._sock is not None:
+            try:
+                self._push()
+                if self._nonblocking:
+                    with self._wlock:
+                        self._flush()
+            except Exception:  # the connection is gone: nothing more to tell the peer
+                pass
+
+    def _io_error(self, exc: BaseException, doing: str) -> TLSError:
+        if isinstance(exc, TimeoutError):
+            return TLSTimeoutError(f"{doing} timed out ({self.component})")
+        reason = f"connection broken while {doing}: {exc}"
+        self._fail(reason)
+        return TLSConnectionError(reason)
+
+    # -- IStream ---------------------------------------------------------------------
+
+    def send(self, data: Any) -> int:
+        view = as_view(data)
+        if self._state not in _SENDABLE:
+            self._raise_not_sendable()
+        if not self._nonblocking:
+            try:
+                with self._wlock:
+                    with self._elock:
+                        self._engine.write(view)
+                        out = self._engine.output()
+                    self._sock.send(out)
+            except EngineError as exc:
+                self._fail(str(exc))
+                raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
+            except OSError as exc:
+                if isinstance(exc, TimeoutError):
+                    self._fail(f"send() timed out after a partial write: {exc}")
+                raise self._io_error(exc, "sending") from exc
+            self._status = self.OK
+            return len(view)
+        try:
+            with self._wlock:
+                if self._pt_given != self._pt_reported:
+                    self._encrypt(view)
+                    self._status = self.WAIT_WRITE
+                    return 0
+                self._flush()
+                self._encrypt(view)
+                completed = self._pt_done - self._pt_reported
+                self._pt_reported = self._pt_done
+        except EngineError as exc:
+            self._fail(str(exc))
+            raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
+        except OSError as exc:
+            raise self._io_error(exc, "sending") from exc
+        if self._pt_given != self._pt_reported or self._sock.getBufferUnsent():
+            self._status = self.WAIT_WRITE
+            self._notify_if_queued(force=True)
+        else:
+            self._status = self.OK
+        return completed
+
+    def _encrypt(self, view: memoryview) -> None:
+        """Encrypt ``view`` one record at a time, ledger each, hand all to the socket."""
+        pieces = []
+        with self._elock:
+            engine = self._engine
+            for pos in range(0, len(view), RECORD_PLAINTEXT):
+                chunk = view[pos : pos + RECORD_PLAINTEXT]
+                engine.write(chunk)
+                out = engine.output()
+                pieces.append(out)
+                self._ct_given += len(out)
+                self._pt_given += len(chunk)
+                self._records.append((self._ct_given, self._pt_given))
+        self._ct_sent += self._sock.send(b"".join(pieces) if len(pieces) > 1 else pieces[0])
+        self._advance()
+
+    def _raise_not_sendable(self) -> None:
+        if self._state in (State.CLOSING, State.CLOSED):
+            raise TLSError("send() on a closed session")
+        if self._state is State.FAILED:
+            raise TLSConnectionError(f"send() on a failed session: {self._failure}")
+        raise TLSError("send() before the handshake completed")
+
+    def recv(self, n: int) -> bytes:
+        check_recv_size(n)
+        state = self._state
+        if state not in _READABLE:
+            if state in (State.NEW, State.HANDSHAKING):
+                raise TLSError("recv() before the handshake completed")
+            return self._take_leftover(n)
+        if self._nonblocking:
+            return self._recv_nonblocking(n)
+        return self._recv_blocking(n)
+
+    def _take_leftover(self, n: int) -> bytes:
+        data, self._leftover = self._leftover[:n], self._leftover[n:]
+        return data
+
+    def _recv_blocking(self, n: int) -> bytes:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        if self._leftover:
+            got = len(self._leftover[:n])
+            view[:got] = self._take_leftover(n)
+        engine = self._engine
+        try:
+            while got < n:
+                with self._elock:
+                    count = engine.read_into(view[got : got + MAX_ENGINE_READ])
+                if count:
+                    got += count
+                    continue
+                if count == 0:
+                    self._ended(clean=True)
+                    break
+                self._push()
+                self._pull()
+        except EngineEOF as exc:
+            self._ended(clean=False, reason=str(exc))
+        except EngineError as exc:
+            self._fail(str(exc))
+        except TimeoutError as exc:
+            self._leftover = bytes(view[:got]) + self._leftover
+            view.release()
+            raise TLSTimeoutError(f"recv() timed out ({self.component})") from exc
+        except OSError as exc:
+            self._fail(f"connection broken while receiving: {exc}")
+        view.release()
+        if got == n:
+            if self._state is State.OPEN:
+                self._status = self.OK
+            return bytes(buf)
+        return bytes(buf[:got])
+
+    def _recv_nonblocking(self, n: int) -> bytes:
+        if self._leftover:
+            return self._take_leftover(n)
+        if self._sock.getBufferUnsent() and self._wlock.acquire(blocking=False):
+            try:
+                self._flush()
+            except OSError:
+                pass  # the read below sees the broken connection
+            finally:
+                self._wlock.release()
+        engine = self._engine
+        limit = min(n, MAX_ENGINE_READ)
+        try:
+            for _ in range(_MAX_PULLS):
+                with self._elock:
+                    data = engine.read(limit)
+                if data:
+                    if self._state is State.OPEN:
+                        self._status = self.OK
+                    return data  # type: ignore[no-any-return]
+                if data is not None:
+                    self._ended(clean=True)
+                    return b""
+                self._push()
+                if not self._pull():
+                    break
+        except EngineEOF as exc:
+            self._ended(clean=False, reason=str(exc))
+            return b""
+        except EngineError as exc:
+            self._fail(str(exc))
+            return b""
+        except OSError as exc:
+            self._fail(f"connection broken while receiving: {exc}")
+            return b""
+        if self._state is State.OPEN:
+            self._status = self.WAIT_WRITE if self._sock.getBufferUnsent() else self.WAIT_READ
+        self._notify_if_queued()
+        return b""
+
+    def _ended(self, clean: bool, reason: str | None = None) -> None:
+        """The peer's stream ended: close_notify (clean) or a truncation."""
+        self._clean_eof = clean
+        if self._state is State.OPEN:
+            self._state = State.PEER_CLOSED
+        self._status = self.FAIL
+        self._failure = "the peer closed the session (close_notify)" if clean else (
+            f"the stream ended without close_notify (truncated): {reason}"
+        )
+
+    # -- send buffer -------------------------------------------------------------------
+
+    def sendBuffer(self) -> int:
+        if not self._nonblocking or self._sock is None or self._state is State.NEW:
+            return 0
+        try:
+            with self._wlock:
+                self._notify_due = False
+                self._flush()
+                completed = self._pt_done - self._pt_reported
+                self._pt_reported = self._pt_done
+        except OSError as exc:
+            raise self._io_error(exc, "sending") from exc
+        if self._sock.getBufferUnsent():
+            if self._state in (State.OPEN, State.PEER_CLOSED, State.HANDSHAKING):
+                self._status = self.WAIT_WRITE
+            self._notify_if_queued()
+        else:
+            if self._state is State.CLOSING:
+                self._state = State.CLOSED
+            elif self._state in (State.OPEN, State.PEER_CLOSED):
+                self._status = self.OK
+        return completed
+
+    def getBufferUnsent(self) -> int:
+        return self._pt_given - self._pt_reported
+
+    # -- mode, status, close ------------------------------------------------------------
+
+    def setNonBlocking(self, sendWaitData: Any = None) -> bool:
+        self._send_wait_data = sendWaitData
+        if self._nonblocking:
+            return True
+        sock = self._sock
+        if sock is not None:
+            with self._wlock:
+                if not (ISelectable.providedBy(sock) and sock.isNonBlocking()):
+                    sock.setNonBlocking()
+                self._ct_given = self._ct_sent + sock.getBufferUnsent()
+        self._nonblocking = True
+        return True
+
+    def getStatus(self) -> int:
+        if self._state in (State.OPEN, State.HANDSHAKING):
+            return self._status
+        return self.FAIL
+
+    def close(self) -> int:
+        state = self._state
+        if state is State.CLOSING:
+            self.sendBuffer()
+            return self.OK if self._state is State.CLOSED else self.WAIT_WRITE
+        if state not in _SENDABLE:
+            return self.FAIL
+        try:
+            with self._wlock:
+                with self._elock:
+                    self._engine.shutdown()
+            self._push()
+            if self._nonblocking:
+                with self._wlock:
+                    self._flush()
+        except (EngineError, OSError) as exc:
+            # The peer is gone or closed first: nothing more can reach it.
+            self._state = State.CLOSED
+            self._failure = self._failure or f"close_notify not delivered: {exc}"
+            return self.OK
+        self._status = self.FAIL
+        if self._nonblocking and self._sock.getBufferUnsent():
+            self._state = State.CLOSING
+            self._notify_if_queued()
+            return self.WAIT_WRITE
+        self._state = State.CLOSED
+        return self.OK
+
+    # -- peer certificates and verification ------------------------------------------------
+
+    def getSocket(self) -> Any:
+        return self._sock
+
+    def getPeerCertChain(self) -> list[str]:
+        if self._peer is None:
+            if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+                return []
+            with self._elock:
+                ders = self._engine.peer_chain()
+            self._peer = [der_to_pem(d) for d in ders]
+        return list(self._peer)
+
+    def getPeerCertificate(self) -> str | None:
+        chain = self.getPeerCertChain()
+        return chain[0] if chain else None
+
+    def verifyCertificate(self, store: Any, certificate: Any, chain: Any) -> VerifyStatus:
+        roots = store_certificates(store)
+        try:
+            leaf, others = verify_inputs(certificate, chain)
+        except CertificateError as exc:
+            return VerifyStatus(VerifyStatus.FAIL, None, str(exc))
+        if not roots:
+            return VerifyStatus(VerifyStatus.FAIL, None, "the certificate store is empty: nothing is trusted")
+        try:
+            return self._verify(roots, leaf, others)
+        except Exception as exc:  # never let a library's exception escape
+            return VerifyStatus(VerifyStatus.FAIL, None, f"verification could not run: {type(exc).__name__}: {exc}")
+
+    # -- ISessionInfo ----------------------------------------------------------------------
+
+    def getProtocolVersion(self) -> str | None:
+        if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+            return None
+        return self._engine.version()  # type: ignore[no-any-return]
+
+    def getCipherSuite(self) -> str | None:
+        if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+            return None
+        return self._engine.cipher()  # type: ignore[no-any-return]
+
+    def getFailureReason(self) -> str | None:
+        return self._failure
+
+    # -- Python protocols ------------------------------------------------------------------
+
+    def __enter__(self) -> TLSSession:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        side = "server" if self._server else "client"
+        mode = "non-blocking" if self._nonblocking else "blocking"
+        return f"<{self.component} TLS {side} {self._state.value} {mode}>"
