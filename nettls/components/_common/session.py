@@ -387,6 +387,8 @@ class TLSSession(TLSConstants):
 
     def _encrypt(self, view: memoryview) -> None:
         """Encrypt ``view`` one record at a time, ledger each, hand all to the socket."""
+        if not view:
+            return  # send(b""): no record to write
         pieces = []
         with self._elock:
             engine = self._engine
