@@ -1,0 +1,308 @@
+"""``nettls connect HOST:PORT``: a TLS client for people, like ``openssl s_client``.
+
+Connects over the TCP component, completes the handshake with the TLS
+component, and prints the peer's chain (subject, issuer, validity, key
+type), the protocol, the cipher suite and the verification result: the
+chain through ``verifyCertificate`` against ``--cafile``/``--capath``, and
+the host name against the leaf's subject alternative names ("not checked"
+with no CA given). Then it sends ``--send TEXT`` (or standard input when it
+is not a terminal), prints what arrives until the peer closes or
+``--timeout`` seconds pass without data, and sends close_notify.
+
+Exit status: 0 success; 1 the connection, the handshake, the verification
+or the host-name check failed (with ``--verify`` a failed check sends
+nothing); 2 bad usage or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable
+
+from . import _util
+
+HELP = "connect to a TLS server (like openssl s_client): peer chain, protocol, cipher, verification, data"
+
+#: Plaintext read from the session at a time.
+_READ_SIZE = 65536
+#: How long close() may take to write close_notify in non-blocking mode.
+_CLOSE_WAIT = 1.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("endpoint", metavar="HOST:PORT", help="where to connect ([ADDRESS]:PORT for IPv6)")
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--cafile", metavar="FILE", help="PEM file of trusted CA certificates to verify the peer against")
+    trust.add_argument("--capath", metavar="DIR", help="directory of trusted PEM CA certificates")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="if the chain or the host name does not verify, send nothing and exit 1 "
+        "(with no --cafile/--capath: the system's trust store)",
+    )
+    parser.add_argument("--hostname", metavar="NAME", help="the name the certificate must be valid for (default: HOST)")
+    parser.add_argument("--send", metavar="TEXT", help="text to send (default: standard input, when it is not a terminal)")
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=2.0,
+        help="stop reading after this long without data (default: 2)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=10.0,
+        help="bound on the TCP connect and on the TLS handshake (default: 10)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only what arrives (and errors)")
+    _util.add_component_option(parser)
+    _util.add_tcp_component_option(parser)
+
+
+def _payload(args: argparse.Namespace) -> bytes:
+    if args.send is not None:
+        return str(args.send).encode("utf-8")
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return b""
+    try:
+        if stdin.isatty():
+            return b""
+        return stdin.buffer.read()
+    except (OSError, ValueError):
+        return b""
+
+
+class _Output:
+    """Report lines on stdout (unless quiet), received data on stdout as bytes."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._last = b"\n"
+
+    def line(self, text: str = "") -> None:
+        if not self.quiet:
+            if self._last != b"\n":
+                self.data(b"\n")
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    def data(self, chunk: bytes) -> None:
+        if chunk:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            self._last = chunk[-1:]
+
+
+def run(args: argparse.Namespace) -> int:
+    from nettls.interfaces import ITimeout, TLSError, TLSTimeoutError
+
+    tls_c = _util.tls_classes(args.component)
+    tcp_c = _util.tcp_classes(args.tcp_component)
+    host, port = _util.parse_endpoint(args.endpoint)
+    built = _util.build_store(tls_c.TLSCertStore, args.cafile, args.capath, system=args.verify)
+    payload = _payload(args)
+    out = _Output(args.quiet)
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    sock = tcp_c.TCPSocket()
+    if ITimeout.providedBy(sock):
+        sock.setTimeout(args.connect_timeout)
+    try:
+        sock.connect(host, port)
+    except (OSError, ValueError) as exc:  # ConnectionError, TimeoutError, a bad address
+        text = _util.error_text(exc)
+        raise _util.CheckFailed(text if host in text else f"cannot connect to {where}: {text}") from None
+    remote = sock.getRemoteEndpoint()
+    out.line(f"Connected to {where}" + (f" ({remote.address})" if remote and remote.address != host else "") + f" over {tcp_c.name}")
+
+    session = tls_c.TLS(tls_c.TLSContext(tls_c.TLSContext.CLIENT))
+    try:
+        try:
+            started = time.perf_counter()
+            status = session.connect(sock)
+            elapsed = time.perf_counter() - started
+        except TLSTimeoutError:
+            raise _util.CheckFailed(f"TLS handshake with {where} timed out after {args.connect_timeout:g} s") from None
+        except TLSError as exc:
+            text = _util.error_text(exc)
+            raise _util.CheckFailed(f"{where}: {text}" if "handshake" in text else f"TLS handshake with {where} failed: {text}") from None
+        if status != session.OK:
+            reason = _util.failure_reason(session, f"connect() returned {status}")
+            raise _util.CheckFailed(f"TLS handshake with {where} failed: {reason}")
+        return _after_handshake(args, out, session, sock, tcp_c, built, host, payload, elapsed, tls_c.name)
+    finally:
+        sock.disconnect()
+
+
+def _after_handshake(
+    args: argparse.Namespace,
+    out: _Output,
+    session: Any,
+    sock: Any,
+    tcp_c: _util.TCPClasses,
+    built: tuple[Any, str] | None,
+    host: str,
+    payload: bytes,
+    elapsed: float,
+    component: str,
+) -> int:
+    from nettls.interfaces import TLSError, VerifyStatus
+
+    protocol, cipher = _util.session_info(session)
+    out.line(f"TLS handshake: OK in {elapsed * 1000:.1f} ms (component {component})")
+    out.line(f"Protocol: {protocol}")
+    out.line(f"Cipher:   {cipher}")
+
+    chain = session.getPeerCertChain()
+    out.line(f"Peer certificate chain ({len(chain)} certificate{'s' if len(chain) != 1 else ''}):")
+    for i, pem in enumerate(chain):
+        for text in _util.certificate_lines(pem, label=f"{i} ", indent="  "):
+            out.line(text)
+
+    problem: str | None = None
+    if built is None:
+        out.line("Verification: not checked (no --cafile or --capath given)")
+        out.line("Host name: not checked")
+    elif not chain:
+        problem = "the server sent no certificate"
+        out.line(f"Verification: FAIL: {problem}")
+        out.line("Host name: not checked")
+    else:
+        store, trusted = built
+        result = session.verifyCertificate(store, chain[0], chain[1:] or None)
+        if result.status == VerifyStatus.OK:
+            out.line(f"Verification: OK (against {trusted})")
+        else:
+            problem = f"verification failed: {_util.one_line(result.failedReason or 'no reason given')}"
+            out.line(f"Verification: FAIL: {_util.one_line(result.failedReason or 'no reason given')} (against {trusted})")
+            if result.failedCertificate:
+                try:
+                    out.line(f"  failed certificate: {_util.describe_certificate(result.failedCertificate).subject}")
+                except ValueError:
+                    pass
+        name = args.hostname or host
+        try:
+            mismatch = _util.check_host_name(chain[0], name)
+        except ValueError as exc:
+            mismatch = f"the server's certificate does not parse: {_util.one_line(exc)}"
+        if mismatch is None:
+            out.line(f"Host name: OK ({name})")
+        else:
+            out.line(f"Host name: FAIL: {mismatch}")
+            problem = problem or f"host name check failed: {mismatch}"
+
+    if problem is not None and args.verify:
+        out.line("Not sending anything: the peer did not verify (--verify)")
+        session.close()
+        raise _util.CheckFailed(problem)
+
+    if payload:
+        try:
+            session.send(payload)
+        except TLSError as exc:
+            raise _util.CheckFailed(f"sending failed: {_util.error_text(exc)}") from None
+    out.line(f"--- sent {len(payload)} bytes; printing what arrives until the peer closes or {args.timeout:g} s pass without data")
+    ended = _receive(session, sock, tcp_c, args.timeout, out.data)
+    sent_close = _close(session, sock, tcp_c)
+    out.line(f"--- {ended}; " + ("close_notify sent" if sent_close else "session closed"))
+    if problem is not None:
+        raise _util.CheckFailed(problem)
+    return _util.EXIT_OK
+
+
+def _receive(session: Any, sock: Any, tcp_c: _util.TCPClasses, idle: float, write: Callable[[bytes], None]) -> str:
+    """Print what arrives until the peer closes or ``idle`` seconds without data.
+
+    Uses a ``TCPMonitor`` and a non-blocking session where the socket can be
+    watched (``ISelectable``), else blocking reads bounded by ``ITimeout``.
+    """
+    from nettls.interfaces import ISelectable, ITimeout, TLSError
+
+    if not ISelectable.providedBy(sock):
+        if ITimeout.providedBy(sock):
+            sock.setTimeout(idle)
+        try:
+            while True:
+                chunk = session.recv(1)
+                if not chunk:
+                    return _util.failure_reason(session, "the peer closed the connection")
+                write(chunk)
+        except TimeoutError:
+            return f"no data for {idle:g} s"
+        except TLSError as exc:
+            return f"receiving failed: {_util.error_text(exc)}"
+
+    session.setNonBlocking()
+    monitor = tcp_c.TCPMonitor()
+    try:
+        monitor.addSocket(sock)
+        session.sendWait.subscribe(lambda event: monitor.armSendNotify(sock))
+        deadline = time.monotonic() + idle
+        while True:
+            while True:  # decrypted data can wait inside the session: read until b""
+                chunk = session.recv(_READ_SIZE)
+                if not chunk:
+                    break
+                write(chunk)
+                deadline = time.monotonic() + idle
+            status = session.getStatus()
+            if status == session.FAIL or not sock.connected():
+                return _util.failure_reason(session, "the peer closed the connection")
+            if status == session.WAIT_WRITE or session.getBufferUnsent():
+                monitor.armSendNotify(sock)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return f"no data for {idle:g} s"
+            for event in monitor.wait(remaining * 1000.0):
+                if event.sendReady:
+                    session.sendBuffer()
+    except TLSError as exc:
+        return f"receiving failed: {_util.error_text(exc)}"
+    finally:
+        _close_monitor(monitor)
+
+
+def _close(session: Any, sock: Any, tcp_c: _util.TCPClasses) -> bool:
+    """Send close_notify (True if it was); in non-blocking mode wait up to a
+    second for it to be written."""
+    from nettls.interfaces import ISelectable
+
+    try:
+        status = session.close()
+        if status != session.WAIT_WRITE or not ISelectable.providedBy(sock):
+            return bool(status == session.OK)
+        monitor = tcp_c.TCPMonitor()
+        try:
+            monitor.addSocket(sock)
+            deadline = time.monotonic() + _CLOSE_WAIT
+            while status == session.WAIT_WRITE and time.monotonic() < deadline:
+                monitor.armSendNotify(sock)
+                monitor.wait(max(0.0, deadline - time.monotonic()) * 1000.0)
+                status = session.close()
+        finally:
+            _close_monitor(monitor)
+        return bool(status == session.OK)
+    except Exception:  # the peer is gone: nothing more can reach it
+        return False
+
+
+def _close_monitor(monitor: Any) -> None:
+    close = getattr(monitor, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,75 @@
+"""``nettls verify CERT``: ``verifyCertificate`` from the command line.
+
+The first certificate in CERT is the one verified; any further ones in the
+file, and those of every ``--chain FILE``, are the untrusted chain. Trusted
+roots come from ``--cafile`` or ``--capath`` (the system's trust store
+when neither is given). Prints the ``VerifyStatus`` in words: exit 0 on OK,
+1 on FAIL, 2 for bad usage or a file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import _util
+
+HELP = "verify a certificate chain against trusted CAs (verifyCertificate); exit 0 OK, 1 FAIL"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cert", metavar="CERT", help="PEM file: the certificate to verify, optionally followed by its chain")
+    parser.add_argument(
+        "--chain",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="PEM file of untrusted intermediates (may be repeated)",
+    )
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--cafile", metavar="FILE", help="PEM file of trusted CA certificates")
+    trust.add_argument("--capath", metavar="DIR", help="directory of trusted PEM CA certificates (such as an OpenSSL hashed directory)")
+    _util.add_component_option(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only OK or FAIL and the reason")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nettls.interfaces import VerifyStatus
+
+    classes = _util.tls_classes(args.component)
+    certs = _util.load_certificates(args.cert, "CERT")
+    chain = certs[1:]
+    for path in args.chain:
+        chain += _util.load_certificates(path, "--chain")
+    built = _util.build_store(classes.TLSCertStore, args.cafile, args.capath, system=True)
+    assert built is not None  # system=True: a store or a UsageError
+    store, trusted = built
+
+    leaf_pem = _util.certificate_pem(certs[0])
+    chain_pems = [_util.certificate_pem(c) for c in chain]
+    # verifyCertificate works on a session that never connected (SPEC section 6).
+    session = classes.TLS(classes.TLSContext(classes.TLSContext.CLIENT))
+    status = session.verifyCertificate(store, leaf_pem, chain_pems or None)
+    ok = status.status == VerifyStatus.OK
+
+    out: list[str] = []
+    if ok:
+        out.append(f"{args.cert}: OK")
+    else:
+        out.append(f"{args.cert}: FAIL: {_util.one_line(status.failedReason or 'no reason given')}")
+    if not args.quiet:
+        out += _util.certificate_lines(certs[0], indent="  ")
+        n = len(chain_pems)
+        out.append(f"  chain:    {n} untrusted certificate{'s' if n != 1 else ''}")
+        out.append(f"  trusted:  {trusted}")
+        out.append(f"  component: {classes.name}")
+        if not ok:
+            if status.failedCertificate:
+                try:
+                    info = _util.describe_certificate(status.failedCertificate)
+                    out.append(f"  failed certificate: {info.subject} (issued by {info.issuer})")
+                except ValueError:
+                    out.append("  failed certificate: (does not parse)")
+            else:
+                out.append("  failed certificate: not identified by the component")
+    _util.write_lines(out)
+    return _util.EXIT_OK if ok else _util.EXIT_FAILED
