@@ -33,14 +33,13 @@ CIPHERS_ALL = "ALL:!aNULL:!eNULL:!PSK:!SRP"
 
 
 def _reason(exc: ssl.SSLError) -> str:
-    """A readable reason from an ``ssl.SSLError``."""
-    text = getattr(exc, "reason", None) or ""
-    library = getattr(exc, "library", None)
-    detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    if text:
-        text = text.replace("_", " ").lower()
-        return f"{text} ({library}: {detail})" if library else f"{text} ({detail})"
-    return detail
+    """A readable reason from an ``ssl.SSLError``: OpenSSL's reason, in words."""
+    code = getattr(exc, "reason", None)
+    if code:
+        library = getattr(exc, "library", None)
+        text = code.replace("_", " ").lower()
+        return f"{text} ({library} routines)" if library else text
+    return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
 
 
 @functools.lru_cache(maxsize=64)
@@ -103,7 +102,8 @@ class StdlibEngine:
 
     def read_into(self, view: memoryview) -> int | None:
         try:
-            return self._obj.read(len(view), view)
+            # typeshed types read() as bytes, but given a buffer it returns the count read into it
+            return self._obj.read(len(view), view)  # type: ignore[return-value]
         except ssl.SSLWantReadError:
             return None
         except ssl.SSLZeroReturnError:
