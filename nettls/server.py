@@ -1,0 +1,944 @@
+"""A real TLS server on the nettls interfaces: one thread, non-blocking,
+driven by a ``TCPMonitor``. ``nettls serve`` is a thin front over ``Server``.
+
+Theory of operation
+-------------------
+The server uses only the spec interfaces and the extension interfaces of
+SPEC section 11, on classes obtained through ``nettls.resolve``, so it runs
+on any component that provides them. One loop does everything::
+
+    monitor.wait(until the next deadline)  ->  events
+    server socket readable   -> accept until TCPSocket().accept() is False
+    waker readable           -> stop() was called (or a signal arrived)
+    a connection's event     -> its state machine takes one step
+    then: connections owed a read, polled connections, expired deadlines
+
+No call on a client socket ever blocks: every socket and session is
+non-blocking, and a session's ``sendWait`` arms the monitor's one-shot
+send notification for its socket.
+
+A connection (``_Conn``, a few slots) is in one ``Phase``; the legal moves
+are the table ``_MOVES``:
+
+    HANDSHAKE --OK--> OPEN --(peer ended, HTTP answered, idle, shutdown)--> CLOSING --> LINGER --> DONE
+        |              | ^                                                     |            ^
+        |              v |  (more than HIGH_WATER unsent: stop reading)        |            |
+        |             PAUSED ---------------------------------------------------+            |
+        +--FAIL / any failure-----------------------------------------------------------------+
+
+- HANDSHAKE: ``tls.accept(sock)`` on every event, until OK or FAIL.
+- OPEN: on recv-ready, ``recv()`` until it returns ``b""`` (at most
+  ``READ_BUDGET`` per turn, the rest on the next turn, for fairness); echo
+  mode sends each chunk back, HTTP mode collects the request head. A
+  ``b""`` with ``getStatus() == FAIL`` means the peer's stream ended.
+  On send-ready, ``sendBuffer()``.
+- PAUSED: an echo peer that sends without reading would make us queue
+  without bound, but the monitor reports a readable socket on every wait
+  until it is read (level-triggered), and it has no way to suspend only
+  read interest. So a paused connection leaves the monitor and is
+  *polled*: every ``POLL_INTERVAL`` its ``sendBuffer()`` runs, and below
+  ``LOW_WATER`` it returns to the monitor and to OPEN.
+- CLOSING: ``close()`` (close_notify after what is queued) returned
+  WAIT_WRITE; each send-ready calls ``close()`` again. What the peer sends
+  meanwhile is read from the socket and dropped: the session no longer
+  reads. Before ``close()``, input we will not answer (an HTTP body, echo
+  data of a paused connection) is read from the session and dropped, a
+  bounded number of ``recv()`` calls: the stdlib component's ``close()``
+  loses close_notify when unread application data sits in the session.
+- LINGER: the session is finished (closed, or failed with its alert handed
+  to the socket, SPEC section 11). The socket's queue is written on,
+  ``shutdownOutput()`` sends FIN after it, and what arrives is read and
+  dropped until the peer's FIN or ``LINGER_SECONDS``: closing a socket with
+  unread input sends a reset, which can make the peer lose our alert or our
+  last response before it reads them.
+- DONE: the socket is disconnected and one log line is written (peer,
+  protocol, cipher, bytes in/out, time, outcome).
+
+A connection whose peer has already sent FIN stays readable for ever, so
+while it still owes writes (CLOSING, LINGER) it is polled too rather than
+watched.
+
+Timers. Each connection has one ``deadline`` (handshake: accept time +
+handshake timeout; OPEN/PAUSED/CLOSING: last progress + idle timeout,
+except an HTTP request head, which must be complete within the idle timeout
+of the handshake's end, however slowly it trickles; LINGER: entry +
+``LINGER_SECONDS``). A heap holds at most one live entry per connection
+(``heap_at``): moving a deadline later only updates the field, and the
+entry, when it comes due, is pushed again at the new time; moving it
+earlier pushes a new entry and the old one is skipped as stale. Entries of
+finished connections are pruned once the heap is twice the live count,
+and a finished connection lets go of its socket and session at once.
+
+Memory. Per idle connection the server itself keeps a ``_Conn`` (slots),
+one heap entry and a set entry; the session, its socket and the TLS
+library's state are the components'. No buffer is kept per connection
+except an HTTP request head while it arrives (at most 16 KiB + one read).
+
+Shutdown (``stop()``): stop accepting, end handshakes at once, send
+close_notify on every open session, and go on serving the events that
+write those until every connection is done or ``SHUTDOWN_GRACE`` (1 s) has
+passed; lingering connections are then ended as soon as their writes are
+out.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import heapq
+import html
+import itertools
+import logging
+import math
+import re
+import socket
+import time
+from typing import Any, Callable
+
+from zope.interface import implementer
+
+import nettls
+from nettls.interfaces import (
+    IHalfClose,
+    ISelectable,
+    IServerSocketOptions,
+    ISessionInfo,
+    NetworkEndpoint,
+    TLSError,
+)
+
+__all__ = ["Server", "Phase", "HTTP_HEADER_LIMIT", "format_endpoint"]
+
+log = logging.getLogger("nettls.serve")
+
+#: Plaintext asked of ``recv()`` at a time: one TLS record's worth.
+RECV_SIZE = 16384
+#: Plaintext one connection may read per turn before others get theirs.
+READ_BUDGET = 256 * 1024
+#: Unsent echo bytes above which a connection stops reading (back-pressure) ...
+HIGH_WATER = 64 * 1024
+#: ... and below which it reads again.
+LOW_WATER = 16 * 1024
+#: An HTTP request head must end within this many bytes, or it gets a 400.
+HTTP_HEADER_LIMIT = 16 * 1024
+#: How long a finished connection waits for the peer's FIN (see LINGER).
+LINGER_SECONDS = 1.0
+#: How long shutdown waits for close_notify writes (SPEC section 12).
+SHUTDOWN_GRACE = 1.0
+#: How often polled connections (paused, or owing writes to a peer that sent FIN) are tried.
+POLL_INTERVAL = 0.05
+#: Connections accepted per readiness event before other work gets a turn.
+ACCEPT_BATCH = 256
+#: Back-off when accept() fails (typically EMFILE: out of file descriptors).
+ACCEPT_RETRY = 0.1
+#: Seconds between two log lines about failing accept() calls.
+ACCEPT_LOG_EVERY = 5.0
+#: How long close_notify may take to be written (at most the idle timeout).
+CLOSE_TIMEOUT = 30.0
+#: recv() calls spent dropping unanswered input before close().
+DISCARD_TURNS = 64
+#: Longest monitor wait without a waker (a monitor that refuses one).
+_TICK = 0.25
+
+# The end of a request head: an empty line, CRLF or bare LF (RFC 9112 section 2.2).
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(\d)\.(\d)")
+
+
+class Phase(enum.Enum):
+    """Where a connection is in its life (see the module's theory of operation)."""
+
+    HANDSHAKE = "handshake"
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSING = "closing"
+    LINGER = "linger"
+    DONE = "done"
+
+
+_MOVES: dict[Phase, frozenset[Phase]] = {
+    Phase.HANDSHAKE: frozenset({Phase.OPEN, Phase.LINGER, Phase.DONE}),
+    Phase.OPEN: frozenset({Phase.PAUSED, Phase.CLOSING, Phase.LINGER, Phase.DONE}),
+    Phase.PAUSED: frozenset({Phase.OPEN, Phase.CLOSING, Phase.LINGER, Phase.DONE}),
+    Phase.CLOSING: frozenset({Phase.LINGER, Phase.DONE}),
+    Phase.LINGER: frozenset({Phase.DONE}),
+    Phase.DONE: frozenset(),
+}
+
+
+def format_endpoint(ep: NetworkEndpoint | None) -> str:
+    """``HOST:PORT``, ``[ADDR]:PORT`` for IPv6, "-" when unknown."""
+    if ep is None:
+        return "-"
+    return f"[{ep.address}]:{ep.port}" if ":" in ep.address else f"{ep.address}:{ep.port}"
+
+
+class _Conn:
+    """One client connection: its socket, its session and where it is."""
+
+    __slots__ = (
+        "sock",
+        "tls",
+        "phase",
+        "peer",
+        "started",
+        "deadline",
+        "heap_at",
+        "bytes_in",
+        "bytes_out",
+        "outcome",
+        "head",
+        "protocol",
+        "cipher",
+        "peer_eof",
+    )
+
+    def __init__(self, sock: Any, tls: Any, peer: str, now: float, deadline: float) -> None:
+        self.sock = sock
+        self.tls = tls
+        self.phase = Phase.HANDSHAKE
+        self.peer = peer
+        self.started = now
+        self.deadline = deadline
+        self.heap_at = math.inf  # the time of this connection's live heap entry
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.outcome: str | None = None
+        self.head: bytearray | None = None  # an HTTP request head being collected
+        self.protocol: str | None = None
+        self.cipher: str | None = None
+        self.peer_eof = False  # the peer's FIN was read
+
+    def __repr__(self) -> str:
+        return f"<connection {self.peer} {self.phase.value}>"
+
+
+@implementer(ISelectable)
+class _Waker:
+    """One end of a socket pair the monitor watches, so that ``stop()`` (from
+    another thread or a signal handler) wakes ``wait()`` at once."""
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def isNonBlocking(self) -> bool:
+        return True
+
+    def wake(self) -> None:
+        try:
+            self._w.send(b"\0")
+        except OSError:  # full (a wake-up is pending anyway) or closed
+            pass
+
+    def drain(self) -> None:
+        try:
+            while self._r.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
+class Server:
+    """A TLS echo or HTTPS server; see the module's theory of operation.
+
+    Args:
+        host, port: where to listen; port 0 picks a free port (see ``endpoint``).
+        certificate, private_key: PEM text; both None makes a throwaway PKI
+            (``nettls.pki.throwaway_pki``) whose root is ``ca_certificate``.
+        chain: PEM intermediates sent after the leaf.
+        component: the TLS component (default: the one linked to net.TLS).
+        tcp_component: the TCP component (default: the linked one).
+        http: answer one HTTP request per connection with a small page,
+            instead of echoing.
+        handshake_timeout: seconds a client has to complete the handshake.
+        idle_timeout: seconds without progress before a connection is
+            closed (None or 0: never).
+
+    Raises ``nettls.CertificateError`` for a certificate or key that cannot
+    be used and ``nettls.RegistryError`` for an unknown component; ``start``
+    raises ``OSError`` when it cannot bind. ``serve`` runs the loop in the
+    calling thread until ``stop()``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8443,
+        *,
+        certificate: str | None = None,
+        private_key: str | None = None,
+        chain: list[str] | tuple[str, ...] = (),
+        component: str | None = None,
+        tcp_component: str | None = None,
+        http: bool = False,
+        handshake_timeout: float = 10.0,
+        idle_timeout: float | None = 60.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if (certificate is None) != (private_key is None):
+            raise ValueError("give both certificate and private_key, or neither (for a throwaway certificate)")
+        if not handshake_timeout > 0:
+            raise ValueError(f"handshake_timeout must be a positive number of seconds, not {handshake_timeout!r}")
+        self.host = host
+        self.port = port
+        self.http = http
+        self.handshake_timeout = float(handshake_timeout)
+        self.idle_timeout = float(idle_timeout) if idle_timeout else math.inf
+        self.log = logger or log
+        # Classes from the registry only: the server works with any component.
+        resolve: Callable[..., Any] = nettls.resolve
+        self._TLS = resolve("net.TLS", component=component)
+        TLSContext = resolve("net.TLSContext", component=component)
+        self._TCPSocket = resolve("net.TCPSocket", component=tcp_component)
+        self._TCPServerSocket = resolve("net.TCPServerSocket", component=tcp_component)
+        self._TCPMonitor = resolve("net.TCPMonitor", component=tcp_component)
+        self.component = component or nettls.registry.linked("net.TLS") or "?"
+        if not IServerSocketOptions.implementedBy(self._TCPServerSocket):
+            raise nettls.RegistryError(
+                f"{self._TCPServerSocket.__qualname__} does not provide IServerSocketOptions "
+                "(setNonBlocking, getLocalEndpoint): an event-driven server needs it"
+            )
+        self._OK, self._FAIL, self._WAIT_WRITE = self._TLS.OK, self._TLS.FAIL, self._TLS.WAIT_WRITE
+        self._session_info = ISessionInfo.implementedBy(self._TLS)
+        self._half_close = IHalfClose.implementedBy(self._TCPSocket)
+
+        #: PEM of the throwaway root CA, or None when a certificate was given.
+        self.ca_certificate: str | None = None
+        #: The names the throwaway certificate is valid for (empty when a certificate was given).
+        self.certificate_names: tuple[str, ...] = ()
+        if certificate is None:
+            from .pki import throwaway_pki
+
+            names = ["localhost", "127.0.0.1", "::1"]
+            if host not in names and host not in ("0.0.0.0", "::", "ANY", "ANY_v4", "ANY_v6", ""):
+                names.insert(0, host)
+            pki = throwaway_pki(names)
+            certificate, private_key = pki.leaf.cert_pem, pki.leaf.key_pem
+            chain = pki.chain_pems
+            self.ca_certificate = pki.root.cert_pem
+            self.certificate_names = tuple(names)
+        self._ctx = TLSContext(TLSContext.SERVER)
+        self._ctx.setCertificate(certificate, private_key)
+        if chain:
+            self._ctx.setCertificateChain(list(chain))
+
+        self._listener: Any = None
+        self._monitor: Any = None
+        self._waker: _Waker | None = None
+        self._conns: set[_Conn] = set()
+        self._again: list[_Conn] = []  # owed a read turn (budget ran out)
+        self._polled: set[_Conn] = set()  # out of the monitor, tried every POLL_INTERVAL
+        self._timers: list[tuple[float, int, _Conn]] = []
+        self._seq = itertools.count()
+        self._accept_paused_until = 0.0
+        self._accept_failure_logged = -math.inf
+        self._stop_requested = False
+        self._stopping = False
+        self._shutdown_deadline = math.inf
+        self._on_send_wait: Callable[[Any], None] = self._arm_from_event  # one bound method for every session
+        #: Connections accepted so far (for tests and curious callers).
+        self.accepted = 0
+
+    # -- life ----------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> NetworkEndpoint | None:
+        """Where the server listens (the real port after port 0); None before ``start``."""
+        return None if self._listener is None else self._listener.getLocalEndpoint()
+
+    @property
+    def connections(self) -> int:
+        """Connections not yet done."""
+        return len(self._conns)
+
+    def start(self) -> NetworkEndpoint:
+        """Bind and listen; returns the endpoint. OSError if the address cannot be bound."""
+        if self._listener is not None:
+            endpoint: NetworkEndpoint = self._listener.getLocalEndpoint()
+            return endpoint
+        listener = self._TCPServerSocket()
+        listener.setNonBlocking()
+        listener.bind(self.host, self.port, True)  # reuseAddress: restart while old connections sit in TIME_WAIT
+        monitor = self._TCPMonitor()
+        waker: _Waker | None = None
+        try:
+            monitor.addSocket(listener, self._accept_all)
+            waker = _Waker()
+            try:
+                watched = monitor.addSocket(waker, None)
+            except TypeError:  # a monitor that takes only its own sockets
+                watched = False
+            if not watched:  # then the loop wakes every _TICK to notice stop()
+                waker.close()
+                waker = None
+        except BaseException:
+            if waker is not None:
+                waker.close()
+            listener.unbind()
+            raise
+        self._listener, self._monitor, self._waker = listener, monitor, waker
+        bound: NetworkEndpoint = listener.getLocalEndpoint()
+        return bound
+
+    def stop(self, now: bool = False) -> None:
+        """Ask ``serve`` to shut down (safe from any thread and from a signal
+        handler); ``now=True`` (a second Ctrl-C) skips the grace period."""
+        if now and self._stop_requested:
+            self._shutdown_deadline = 0.0
+        self._stop_requested = True
+        if self._waker is not None:
+            self._waker.wake()
+
+    def serve(self) -> None:
+        """Run the loop until ``stop()``; then close every connection cleanly."""
+        self.start()
+        monitor = self._monitor
+        try:
+            while True:
+                now = time.monotonic()
+                if self._stop_requested and not self._stopping:
+                    self._begin_shutdown(now)
+                if self._stopping and (not self._conns or now >= self._shutdown_deadline):
+                    break
+                if self._accept_paused_until and now >= self._accept_paused_until and not self._stopping:
+                    self._accept_paused_until = 0.0
+                    monitor.addSocket(self._listener, self._accept_all)
+                events = monitor.wait(self._wait_ms(now))
+                now = time.monotonic()
+                for event in events:
+                    self._dispatch(event, now)
+                if self._again:
+                    again, self._again = self._again, []
+                    for conn in again:
+                        if conn.phase is Phase.OPEN:
+                            self._guarded(self._read, conn, now)
+                if self._polled:
+                    for conn in list(self._polled):
+                        self._guarded(self._on_writable, conn, now)
+                self._expire(now)
+        finally:
+            self._close_all()
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._monitor is not None:
+            self._close_all()
+
+    def __repr__(self) -> str:
+        mode = "http" if self.http else "echo"
+        return f"<Server {mode} {format_endpoint(self.endpoint)} {self.component} connections={len(self._conns)}>"
+
+    # -- the loop's parts ---------------------------------------------------------------
+
+    def _wait_ms(self, now: float) -> float:
+        if self._again:
+            return 0.0
+        until = self._shutdown_deadline
+        if self._timers:
+            until = min(until, self._timers[0][0])
+        if self._accept_paused_until:
+            until = min(until, self._accept_paused_until)
+        limit = POLL_INTERVAL if self._polled else (_TICK if self._waker is None else math.inf)
+        seconds = min(max(until - now, 0.0), limit)
+        if self._stop_requested and not self._stopping:
+            seconds = 0.0
+        return 1000.0 * seconds if seconds != math.inf else 60_000.0
+
+    def _dispatch(self, event: Any, now: float) -> None:
+        target = event.userData
+        if isinstance(target, _Conn):
+            if target.phase is not Phase.DONE:
+                self._guarded(self._on_event, target, now, event)
+        elif target is None:
+            if self._waker is not None:
+                self._waker.drain()
+        else:
+            target(now)  # the listener's accept_all
+
+    def _guarded(self, step: Callable[..., None], conn: _Conn, now: float, *args: Any) -> None:
+        """Run one step of ``conn``; a bug or an unexpected error ends that
+        connection only, never the server."""
+        try:
+            step(conn, now, *args)
+        except Exception as exc:
+            self.log.error("%s: internal error in %s: %s", conn.peer, conn.phase.value, exc, exc_info=True)
+            self._finish(conn, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _move(self, conn: _Conn, phase: Phase) -> None:
+        if phase not in _MOVES[conn.phase]:
+            raise RuntimeError(f"{conn!r}: no move from {conn.phase.value} to {phase.value}")
+        conn.phase = phase
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def _set_deadline(self, conn: _Conn, when: float) -> None:
+        conn.deadline = when
+        if when < conn.heap_at:
+            conn.heap_at = when
+            timers = self._timers
+            heapq.heappush(timers, (when, next(self._seq), conn))
+            if len(timers) > 2 * len(self._conns) + 1024:
+                self._prune_timers()
+
+    def _prune_timers(self) -> None:
+        """Drop the entries of finished connections and stale ones, so that a
+        busy server's heap stays the size of its live connections (amortised:
+        it runs when the heap has grown to twice that)."""
+        live = [e for e in self._timers if e[2].phase is not Phase.DONE and e[0] == e[2].heap_at]
+        heapq.heapify(live)
+        self._timers = live
+
+    def _expire(self, now: float) -> None:
+        while self._timers and self._timers[0][0] <= now:  # not a local: a prune replaces the list
+            at, _, conn = heapq.heappop(self._timers)
+            if conn.phase is Phase.DONE or at != conn.heap_at:
+                continue  # stale
+            conn.heap_at = math.inf
+            if conn.deadline > now:
+                self._set_deadline(conn, conn.deadline)
+                continue
+            self._guarded(self._timed_out, conn, now)
+
+    def _timed_out(self, conn: _Conn, now: float) -> None:
+        phase = conn.phase
+        if phase is Phase.HANDSHAKE:
+            self._finish(conn, f"handshake timed out after {self.handshake_timeout:g} s")
+        elif phase in (Phase.OPEN, Phase.PAUSED):
+            what = "request incomplete" if self.http and conn.head is not None else "idle"
+            self._begin_close(conn, now, f"{what} for {self.idle_timeout:g} s: closed")
+        elif phase is Phase.CLOSING:
+            self._finish(conn, None, "close_notify not delivered in time")
+        else:
+            self._finish(conn, None)
+
+    # -- accepting ----------------------------------------------------------------------------
+
+    def _accept_all(self, now: float) -> None:
+        listener = self._listener
+        for _ in range(ACCEPT_BATCH):
+            if self._stopping:
+                return
+            sock = self._TCPSocket()
+            try:
+                if not sock.accept(listener):
+                    return
+            except OSError as exc:
+                # EMFILE/ENFILE/ENOBUFS: stop accepting for a moment, or the
+                # still-readable listener would spin the loop.
+                level = logging.WARNING if exc.errno in (errno.EMFILE, errno.ENFILE) else logging.ERROR
+                if now - self._accept_failure_logged < ACCEPT_LOG_EVERY:
+                    level = logging.DEBUG  # once in a while is enough while it lasts
+                else:
+                    self._accept_failure_logged = now
+                self.log.log(level, "accept failed (%d connections open): %s", len(self._conns), exc)
+                self._monitor.remSocket(listener)
+                self._accept_paused_until = now + ACCEPT_RETRY
+                return
+            self.accepted += 1
+            self._start_connection(sock, now)
+
+    def _start_connection(self, sock: Any, now: float) -> None:
+        peer = format_endpoint(sock.getRemoteEndpoint())
+        try:
+            sock.setNonBlocking()
+            tls = self._TLS(self._ctx)
+            tls.setNonBlocking()
+            tls.sendWait.subscribe(self._on_send_wait)
+        except Exception as exc:
+            self.log.error("%s: cannot set up a session: %s", peer, exc, exc_info=True)
+            sock.disconnect()
+            return
+        conn = _Conn(sock, tls, peer, now, now + self.handshake_timeout)
+        self._conns.add(conn)
+        self._set_deadline(conn, conn.deadline)
+        self._monitor.addSocket(sock, conn)
+        self._guarded(self._handshake, conn, now)
+
+    def _arm_from_event(self, event: Any) -> None:
+        """The sessions' ``sendWait`` listener: wake me when the socket is writable."""
+        self._monitor.armSendNotify(event.source.getSocket())
+
+    def _arm(self, conn: _Conn) -> None:
+        self._monitor.armSendNotify(conn.sock)
+
+    # -- one connection's steps -------------------------------------------------------------------
+
+    def _on_event(self, conn: _Conn, now: float, event: Any) -> None:
+        phase = conn.phase
+        readable = event.recvReady or event.close
+        if phase is Phase.HANDSHAKE:
+            self._handshake(conn, now)
+            return
+        if event.sendReady:
+            self._on_writable(conn, now)
+        if conn.phase is not phase:
+            return
+        if readable:
+            if phase is Phase.OPEN:
+                self._read(conn, now)
+            elif phase is Phase.CLOSING:
+                self._drain(conn)
+                if conn.peer_eof:
+                    self._poll(conn)  # it would be reported readable on every wait
+            elif phase is Phase.LINGER:
+                self._linger_step(conn, now, read=True)
+
+    def _on_writable(self, conn: _Conn, now: float) -> None:
+        phase = conn.phase
+        if phase is Phase.HANDSHAKE:
+            self._handshake(conn, now)
+        elif phase in (Phase.OPEN, Phase.PAUSED):
+            tls = conn.tls
+            try:
+                if tls.sendBuffer():
+                    self._progress(conn, now)
+            except (TLSError, OSError) as exc:
+                self._linger(conn, now, f"connection broken while sending: {exc}")
+                return
+            if phase is Phase.PAUSED and tls.getBufferUnsent() <= LOW_WATER:
+                self._unpoll(conn)
+                self._move(conn, Phase.OPEN)
+                if conn.sock.getBufferUnsent():
+                    self._arm(conn)
+                self._read(conn, now)  # data may be waiting inside the session
+        elif phase is Phase.CLOSING:
+            self._continue_close(conn, now)
+        elif phase is Phase.LINGER:
+            self._linger_step(conn, now, write=True)
+
+    def _handshake(self, conn: _Conn, now: float) -> None:
+        status = conn.tls.accept(conn.sock)
+        if status == self._OK:
+            self._move(conn, Phase.OPEN)
+            if self._session_info:
+                try:
+                    conn.protocol = conn.tls.getProtocolVersion()
+                    conn.cipher = conn.tls.getCipherSuite()
+                except Exception:  # a component's bug must not end the connection
+                    pass
+            self._set_deadline(conn, now + self.idle_timeout)  # may be sooner than the handshake's
+            if self.log.isEnabledFor(logging.DEBUG):
+                self.log.debug("%s: handshake done: %s %s", conn.peer, conn.protocol, conn.cipher)
+            self._read(conn, now)  # application data may have come with the Finished
+        elif status == self._FAIL:
+            self._linger(conn, now, f"handshake failed: {self._reason(conn)}")
+        elif status == self._WAIT_WRITE:
+            self._arm(conn)
+
+    def _read(self, conn: _Conn, now: float) -> None:
+        """Take one read turn: ``recv()`` until ``b""`` or the budget runs out."""
+        tls = conn.tls
+        budget = READ_BUDGET
+        http = self.http
+        while True:
+            data = tls.recv(RECV_SIZE)
+            if not data:
+                break
+            n = len(data)
+            conn.bytes_in += n
+            if http:
+                if self._collect_head(conn, now, data):
+                    return
+                continue
+            self._progress(conn, now)
+            conn.bytes_out += n
+            try:
+                tls.send(data)
+            except (TLSError, OSError) as exc:
+                self._linger(conn, now, f"connection broken while sending: {exc}")
+                return
+            if tls.getBufferUnsent() > HIGH_WATER:
+                self._move(conn, Phase.PAUSED)
+                self._poll(conn)
+                return
+            budget -= n
+            if budget <= 0:
+                self._again.append(conn)
+                return
+        status = tls.getStatus()
+        if status == self._FAIL:  # the stream ended (close_notify, truncation) or failed
+            reason = self._reason(conn)
+            if http:
+                reason += "; before a complete request" if conn.bytes_in else "; no request sent"
+            self._begin_close(conn, now, f"ended: {reason}")
+        elif status == self._WAIT_WRITE:
+            self._arm(conn)
+
+    def _collect_head(self, conn: _Conn, now: float, data: bytes) -> bool:
+        """Add ``data`` to the HTTP request head; answer when it is complete.
+        True when the connection has moved on (answered)."""
+        head = conn.head
+        if head is None:
+            head = conn.head = bytearray()
+        start = max(0, len(head) - 3)
+        head += data
+        if head[:1] in (b"\r", b"\n"):
+            # Empty lines before the request line are ignored (RFC 9112 section 2.2).
+            del head[: len(head) - len(head.lstrip(b"\r\n"))]
+            start = 0
+        match = _HEAD_END.search(head, start)
+        if match is not None and match.end() <= HTTP_HEADER_LIMIT:
+            self._answer(conn, now, bytes(head[: match.start()]))
+            return True
+        if len(head) >= HTTP_HEADER_LIMIT:
+            body = f"The request head did not end within {HTTP_HEADER_LIMIT} bytes.\n"
+            self._respond(conn, now, 400, "Bad Request", body)
+            return True
+        return False
+
+    def _answer(self, conn: _Conn, now: float, head: bytes) -> None:
+        first = head.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
+        match = _REQUEST_LINE.fullmatch(first)
+        if match is None:
+            self._respond(conn, now, 400, "Bad Request", "The request line is not METHOD TARGET HTTP/x.y.\n")
+            return
+        method, target = match.group(1).decode("ascii"), match.group(2).decode("ascii", "replace")
+        if len(target) > 200:
+            target = target[:200] + "..."
+        body = (
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nettls</title></head>\n"
+            "<body><h1>Hello from nettls</h1>\n"
+            f"<p>{html.escape(method)} {html.escape(target)} over {html.escape(conn.protocol or 'TLS')}"
+            f" with {html.escape(conn.cipher or 'an unknown cipher')} (component {html.escape(self.component)}).</p>\n"
+            "</body></html>\n"
+        )
+        self._respond(
+            conn, now, 200, "OK", body, content_type="text/html", head_only=method == "HEAD", what=f"{method} {target}"
+        )
+
+    def _respond(
+        self,
+        conn: _Conn,
+        now: float,
+        code: int,
+        reason: str,
+        body: str,
+        *,
+        content_type: str = "text/plain",
+        head_only: bool = False,
+        what: str = "",
+    ) -> None:
+        """Write the whole response in one ``send()``, then close_notify."""
+        conn.head = None
+        payload = body.encode("utf-8")
+        response = (
+            f"HTTP/1.1 {code} {reason}\r\n"
+            f"Content-Type: {content_type}; charset=utf-8\r\n"
+            f"Content-Length: {len(payload)}\r\n"
+            "Connection: close\r\n"
+            f"Server: nettls/{nettls.__version__}\r\n"
+            "\r\n"
+        ).encode("ascii") + (b"" if head_only else payload)
+        conn.bytes_out += len(response)
+        try:
+            conn.tls.send(response)
+        except (TLSError, OSError) as exc:
+            self._linger(conn, now, f"connection broken while sending: {exc}")
+            return
+        self._begin_close(conn, now, f"HTTP {code}" + (f" for {what}" if what else f" ({body.strip()})"))
+
+    def _progress(self, conn: _Conn, now: float) -> None:
+        """Data moved: push the idle deadline back. Not in HTTP mode: the
+        request must be complete within the idle timeout of the handshake,
+        however slowly it trickles in."""
+        if not self.http:
+            conn.deadline = now + self.idle_timeout
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _begin_close(self, conn: _Conn, now: float, outcome: str) -> None:
+        """Send close_notify (after what is queued); CLOSING until written."""
+        if conn.outcome is None:
+            conn.outcome = outcome
+        tls = conn.tls
+        try:
+            # Input we will never answer (an HTTP body, echo data when paused)
+            # is dropped first: the stdlib component loses close_notify when
+            # close() finds unread application data inside the session.
+            for _ in range(DISCARD_TURNS):
+                data = tls.recv(RECV_SIZE)
+                if not data:
+                    break
+                conn.bytes_in += len(data)
+            status = tls.close()
+        except (TLSError, OSError) as exc:  # not expected of close(); the peer is gone anyway
+            self._linger(conn, now, f"close failed: {exc}")
+            return
+        if status != self._WAIT_WRITE:  # OK: written; FAIL: the session had failed
+            self._linger(conn, now)
+            return
+        self._move(conn, Phase.CLOSING)
+        self._set_deadline(conn, now + min(self.idle_timeout, CLOSE_TIMEOUT))
+        if conn.peer_eof:
+            self._poll(conn)
+        else:
+            self._unpoll(conn)  # back from PAUSED: watch it again, so its input is drained
+            self._arm(conn)
+
+    def _continue_close(self, conn: _Conn, now: float) -> None:
+        try:
+            status = conn.tls.close()
+        except (TLSError, OSError) as exc:
+            self._linger(conn, now, f"close failed: {exc}")
+            return
+        if status != self._WAIT_WRITE:
+            self._linger(conn, now)
+        elif conn not in self._polled:
+            self._arm(conn)
+
+    def _linger(self, conn: _Conn, now: float, outcome: str | None = None) -> None:
+        """The session is finished: let its last bytes (alert, close_notify)
+        reach the peer, send FIN after them, and wait briefly for the peer's."""
+        if conn.outcome is None:
+            conn.outcome = outcome
+        self._move(conn, Phase.LINGER)
+        self._set_deadline(conn, now + LINGER_SECONDS)
+        if not conn.peer_eof:
+            self._unpoll(conn)  # back from PAUSED or CLOSING: watch it again, to see the peer's FIN
+        if self._half_close:
+            try:
+                conn.sock.shutdownOutput()  # FIN after what the socket still queues
+            except OSError:
+                pass
+        self._linger_step(conn, now, read=True, write=True)
+
+    def _linger_step(self, conn: _Conn, now: float, read: bool = False, write: bool = False) -> None:
+        """Read and drop input, write the socket's queue on; done once the
+        queue is out and the peer has sent FIN (or we are shutting down)."""
+        sock = conn.sock
+        if read:
+            self._drain(conn)
+        if write and sock.getBufferUnsent():
+            try:
+                sock.sendBuffer()
+            except OSError:
+                self._finish(conn, None)
+                return
+        if sock.getBufferUnsent():
+            if conn.peer_eof:
+                self._poll(conn)  # it would be reported readable on every wait
+            elif conn not in self._polled:
+                self._arm(conn)
+        elif conn.peer_eof or self._stopping or not self._half_close:
+            self._finish(conn, None)
+
+    def _drain(self, conn: _Conn) -> None:
+        """Read and drop what the peer sends once we are done with the session
+        (the session no longer reads); notes the peer's FIN."""
+        sock = conn.sock
+        for _ in range(16):
+            if not sock.recv(RECV_SIZE):
+                if not sock.connected():
+                    conn.peer_eof = True
+                return
+
+    def _finish(self, conn: _Conn, outcome: str | None, note: str | None = None) -> None:
+        """Disconnect and log one line."""
+        if conn.phase is Phase.DONE:
+            return
+        conn.phase = Phase.DONE
+        if conn.outcome is None:
+            conn.outcome = outcome or "closed"
+        if note:
+            conn.outcome += f"; {note}"
+        self._conns.discard(conn)
+        self._polled.discard(conn)
+        sock, tls = conn.sock, conn.tls
+        try:
+            self._monitor.remSocket(sock)
+        except Exception:
+            pass
+        try:
+            unsent = tls.getBufferUnsent()
+        except Exception:
+            unsent = 0
+        try:
+            tls.sendWait.unsubscribe(self._on_send_wait)
+        except Exception:
+            pass
+        try:
+            sock.disconnect()
+        except OSError:
+            pass
+        conn.head = None
+        conn.sock = conn.tls = None  # a heap entry may hold the connection until its time: keep it small
+        if self.log.isEnabledFor(logging.INFO):
+            self.log.info(
+                "%s %s %s in=%d out=%d time=%.3fs %s",
+                conn.peer,
+                conn.protocol or "-",
+                conn.cipher or "-",
+                conn.bytes_in,
+                max(conn.bytes_out - unsent, 0),
+                time.monotonic() - conn.started,
+                conn.outcome,
+            )
+
+    def _reason(self, conn: _Conn) -> str:
+        if not self._session_info:
+            return "unknown reason"
+        try:
+            return conn.tls.getFailureReason() or "no reason given"
+        except Exception:
+            return "unknown reason"
+
+    # -- polling ---------------------------------------------------------------------------------
+
+    def _poll(self, conn: _Conn) -> None:
+        if conn not in self._polled:
+            self._monitor.remSocket(conn.sock)
+            self._polled.add(conn)
+
+    def _unpoll(self, conn: _Conn) -> None:
+        if conn in self._polled:
+            self._polled.discard(conn)
+            self._monitor.addSocket(conn.sock, conn)
+
+    # -- shutdown --------------------------------------------------------------------------------
+
+    def _begin_shutdown(self, now: float) -> None:
+        self._stopping = True
+        self._shutdown_deadline = min(self._shutdown_deadline, now + SHUTDOWN_GRACE)
+        self._monitor.remSocket(self._listener)
+        self._listener.unbind()
+        self.log.info("shutting down: closing %d connection(s)", len(self._conns))
+        for conn in list(self._conns):
+            phase = conn.phase
+            if phase is Phase.HANDSHAKE:
+                self._finish(conn, "server shutdown during the handshake")
+            elif phase in (Phase.OPEN, Phase.PAUSED):
+                self._guarded(self._begin_close, conn, now, "server shutdown")
+            elif phase is Phase.LINGER:
+                self._guarded(self._linger_step, conn, now, True)
+
+    def _close_all(self) -> None:
+        for conn in list(self._conns):
+            self._finish(conn, "server shutdown", None if conn.outcome is None else "cut short by the shutdown")
+        self._timers.clear()
+        self._again.clear()
+        monitor, self._monitor = self._monitor, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                monitor.remSocket(listener)
+            except Exception:
+                pass
+            listener.unbind()
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+        close = getattr(monitor, "close", None)  # not in the interface; the tcp component has it
+        if callable(close):
+            close()
