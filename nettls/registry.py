@@ -27,7 +27,7 @@ import os
 import threading
 from dataclasses import dataclass
 from importlib import metadata, resources
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from zope.interface.interface import InterfaceClass
 from zope.interface.registry import Components
@@ -228,9 +228,25 @@ class Registry:
         self._ensure_ready()
         self._register(component, "registered at run time")
 
+    # The zope stubs type queryUtility and getUtilitiesFor for an interface
+    # named in the source (the argument its class, the result an instance of
+    # it). Ours are found by Dana name at run time and what is registered for
+    # them is a class, so these two hold the only lookups and say so.
+
+    def _utility(self, iface: InterfaceClass, name: str = "") -> type | None:
+        """The class registered for ``iface`` under ``name`` (``""``: the link), or None."""
+        provided: Any = iface
+        cls: type | None = self._zope.queryUtility(provided, name)
+        return cls
+
+    def _utilities(self, iface: InterfaceClass) -> Iterator[tuple[str, type]]:
+        """``(component name, class)`` for every class registered for ``iface``."""
+        provided: Any = iface
+        return self._zope.getUtilitiesFor(provided)
+
     def _link(self, name: str, component: str) -> None:
         iface = interface_for(name)
-        cls = self._zope.queryUtility(iface, component)
+        cls = self._utility(iface, component)
         if cls is None:
             raise RegistryError(f"component {component!r} does not provide {dana_name(iface)}")
         self._zope.registerUtility(cls, iface, "", event=False)
@@ -262,36 +278,36 @@ class Registry:
                 f"({', '.join(_extenders(iface))})"
             )
         if component is None:
-            cls = self._zope.queryUtility(iface)
+            cls = self._utility(iface)
             if cls is None:
                 providers = self.providers(name)
                 hint = f"; link one of: {', '.join(providers)}" if providers else "; no available component provides it"
                 raise RegistryError(f"{dana_name(iface)} is not linked to any component{hint}")
-            return cls  # type: ignore[no-any-return]
+            return cls
         status = self._status.get(component)
         if status is None:
             raise RegistryError(f"unknown component {component!r}; known: {self._known()}")
         if not status.available:
             raise RegistryError(f"component {component!r} is unavailable: {status.reason}")
-        cls = self._zope.queryUtility(iface, component)
+        cls = self._utility(iface, component)
         if cls is None:
             raise RegistryError(f"component {component!r} does not provide {dana_name(iface)}")
-        return cls  # type: ignore[no-any-return]
+        return cls
 
     def providers(self, name: str) -> list[str]:
         """Names of the available components that provide interface ``name``."""
         self._ensure_ready()
         iface = interface_for(name)
-        return sorted(n for n, _ in self._zope.getUtilitiesFor(iface) if n)
+        return sorted(n for n, _ in self._utilities(iface) if n)
 
     def linked(self, name: str) -> str | None:
         """The name of the component ``name`` is linked to, or None."""
         self._ensure_ready()
         iface = interface_for(name)
-        cls = self._zope.queryUtility(iface)
+        cls = self._utility(iface)
         if cls is None:
             return None
-        for comp, other in self._zope.getUtilitiesFor(iface):
+        for comp, other in self._utilities(iface):
             if comp and other is cls:
                 return comp
         return None

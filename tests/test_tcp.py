@@ -22,7 +22,7 @@ import pytest
 from zope.interface import implementedBy
 from zope.interface.verify import verifyClass, verifyObject
 
-from nettls.components import tcp
+from nettls.components.tcp import _monitor
 from nettls.components.tcp import COMPONENT, ConnectTimeoutError, TCPMonitor, TCPServerSocket, TCPSocket
 from nettls.interfaces import (
     DANA_NAME,
@@ -188,7 +188,7 @@ def make_raw_pair(cleanup: list[object]) -> RawPairMaker:
 def _selector_monitor(selector: type[selectors.BaseSelector]) -> type[TCPMonitor]:
     class SelectorMonitor(TCPMonitor):
         __slots__ = ()
-        _poller_factory = staticmethod(lambda: tcp._SelectorPoller(selector))
+        _poller_factory = staticmethod(lambda: _monitor._SelectorPoller(selector))
 
     return SelectorMonitor
 

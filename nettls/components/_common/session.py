@@ -481,7 +481,7 @@ class TLSSession(TLSConstants):
                 if data:
                     if self._state is State.OPEN:
                         self._status = self.OK
-                    return data  # type: ignore[no-any-return]
+                    return data
                 if data is not None:
                     self._ended(clean=True)
                     return b""
@@ -623,12 +623,12 @@ class TLSSession(TLSConstants):
     def getProtocolVersion(self) -> str | None:
         if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
             return None
-        return self._engine.version()  # type: ignore[no-any-return]
+        return self._engine.version()
 
     def getCipherSuite(self) -> str | None:
         if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
             return None
-        return self._engine.cipher()  # type: ignore[no-any-return]
+        return self._engine.cipher()
 
     def getFailureReason(self) -> str | None:
         return self._failure

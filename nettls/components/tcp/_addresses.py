@@ -1,0 +1,39 @@
+"""Addresses and endpoints: the argument checks of ``connect`` and ``bind``,
+``NetworkEndpoint`` from a socket address, and its display form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nettls.interfaces import NetworkEndpoint
+
+
+def _check_address(address: object, call: str) -> str:
+    if not isinstance(address, str):
+        raise TypeError(f"{call}() takes the address as a str, not {type(address).__name__}")
+    if not address:
+        raise ValueError(f"{call}() takes a non-empty address")
+    return address
+
+
+def _check_port(port: object, call: str) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"{call}() takes the port as an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{call}() takes a port from 0 to 65535, not {port}")
+    return port
+
+
+def _endpoint(sockaddr: Any) -> NetworkEndpoint:
+    """A ``NetworkEndpoint`` from a socket address, IPv4-mapped IPv6 unmapped."""
+    host = sockaddr[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return NetworkEndpoint(host, sockaddr[1])
+
+
+def _show(ep: NetworkEndpoint | None) -> str:
+    if ep is None:
+        return "-"
+    return f"[{ep.address}]:{ep.port}" if ":" in ep.address else f"{ep.address}:{ep.port}"
+

@@ -1,0 +1,172 @@
+"""``TCPServerSocket``: a listening socket.
+
+``bind`` takes a host name, an address or one of the wildcards of
+``TCPServerSocketConstants``; a wildcard tries its address families in order
+(``_WILDCARDS``), a name binds its first address that works. ``unbind``
+shuts the socket down before closing it, which wakes a thread blocked in
+``accept``. ``TCPSocket.accept`` takes connections through ``_accept``.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+from zope.interface import implementer
+
+from nettls.interfaces import (
+    ISelectable,
+    IServerSocketOptions,
+    ITCPServerSocket,
+    NetworkEndpoint,
+    TCPServerSocketConstants,
+)
+
+from ._addresses import _check_address, _check_port, _endpoint, _show
+from ._errors import _os_error
+
+__all__ = ["TCPServerSocket"]
+
+# Ask the kernel for the largest accept queue: a server faces thousands of
+# connections, and Linux silently caps this at net.core.somaxconn anyway.
+_BACKLOG = max(socket.SOMAXCONN, 4096)
+# What each wildcard of bind() listens on, in order; the next is tried only
+# when the host lacks the previous one's family. "ANY" is dual stack: one
+# IPv6 socket that also takes IPv4 (as mapped addresses), where IPv6 exists.
+_Candidate = tuple[int, str, bool | None]  # family, host, IPV6_V6ONLY (None: leave it)
+_WILDCARDS: dict[str, tuple[_Candidate, ...]] = {
+    TCPServerSocketConstants.ANY_ADDRESS: ((socket.AF_INET6, "::", False), (socket.AF_INET, "0.0.0.0", None)),
+    TCPServerSocketConstants.ANY_ADDRESS_v4: ((socket.AF_INET, "0.0.0.0", None),),
+    TCPServerSocketConstants.ANY_ADDRESS_v6: ((socket.AF_INET6, "::", True),),
+}
+_NO_FAMILY = (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT)
+
+
+@implementer(ITCPServerSocket, ISelectable, IServerSocketOptions)
+class TCPServerSocket(TCPServerSocketConstants):
+    """A listening TCP socket; see ``ITCPServerSocket``."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._nonblocking = False
+        self._local: NetworkEndpoint | None = None
+
+    def bind(self, address: str, port: int, reuseAddress: bool = False) -> bool:
+        """See ``ITCPServerSocket.bind``; a host name binds its first address that works."""
+        _check_address(address, "bind")
+        _check_port(port, "bind")
+        if self._sock is not None:
+            raise OSError(errno.EINVAL, f"bind({address!r}, {port}): already bound to {_show(self._local)}")
+        wildcard = _WILDCARDS.get(address)
+        try:
+            if wildcard is not None:
+                sock = self._listen_wildcard(wildcard, port, reuseAddress)
+            else:
+                sock = self._listen_named(address, port, reuseAddress)
+        except OSError as exc:
+            raise _os_error(exc, f"cannot bind to {address} port {port}") from exc
+        if self._nonblocking:
+            sock.setblocking(False)
+        self._local = _endpoint(sock.getsockname())
+        self._sock = sock
+        return True
+
+    def unbind(self) -> None:
+        """See ``ITCPServerSocket.unbind``; a thread blocked in ``accept`` gets False."""
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self._local = None
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() (Linux)
+        except OSError:
+            pass
+        sock.close()
+
+    def setNonBlocking(self) -> bool:
+        """See ``IServerSocketOptions.setNonBlocking``; may be called before ``bind``."""
+        self._nonblocking = True
+        if self._sock is not None:
+            self._sock.setblocking(False)
+        return True
+
+    def isNonBlocking(self) -> bool:
+        """See ``ISelectable.isNonBlocking``."""
+        return self._nonblocking
+
+    def getLocalEndpoint(self) -> NetworkEndpoint | None:
+        """See ``IServerSocketOptions.getLocalEndpoint``; None when not bound."""
+        return self._local
+
+    def fileno(self) -> int:
+        """See ``ISelectable.fileno``."""
+        sock = self._sock
+        return -1 if sock is None else sock.fileno()
+
+    def __enter__(self) -> TCPServerSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.unbind()
+
+    def __repr__(self) -> str:
+        mode = "non-blocking" if self._nonblocking else "blocking"
+        where = "unbound" if self._sock is None else f"listening on {_show(self._local)}"
+        return f"<TCPServerSocket {where} {mode}>"
+
+    # internals
+
+    def _accept(self) -> tuple[socket.socket, Any] | None:
+        """The next waiting connection and its peer address, or None (see ``accept``)."""
+        while True:
+            sock = self._sock
+            if sock is None:
+                return None
+            try:
+                return sock.accept()
+            except BlockingIOError:
+                return None
+            except ConnectionAbortedError:  # gone before we took it
+                if self._nonblocking:
+                    return None
+            except OSError as exc:
+                if self._sock is None or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return None  # unbound meanwhile
+                raise _os_error(exc, f"accept on {_show(self._local)} failed") from exc
+
+    @staticmethod
+    def _listen(family: int, sockaddr: Any, reuse: bool, v6only: bool | None = None) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if reuse:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if v6only is not None:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+            sock.bind(sockaddr)
+            sock.listen(_BACKLOG)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _listen_wildcard(self, candidates: tuple[_Candidate, ...], port: int, reuse: bool) -> socket.socket:
+        for i, (family, host, v6only) in enumerate(candidates):
+            try:
+                return self._listen(family, (host, port), reuse, v6only)
+            except OSError as exc:
+                if i == len(candidates) - 1 or exc.errno not in _NO_FAMILY:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _listen_named(self, address: str, port: int, reuse: bool) -> socket.socket:
+        first: OSError | None = None
+        infos = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        for family, _, _, _, sockaddr in infos:
+            try:
+                return self._listen(family, sockaddr, reuse)
+            except OSError as exc:
+                first = first or exc
+        raise first or OSError(f"no address for {address}")
+

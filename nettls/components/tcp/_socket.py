@@ -1,0 +1,486 @@
+"""``TCPSocket``: one TCP connection.
+
+Theory of operation
+-------------------
+
+A ``TCPSocket`` owns at most one OS socket. Its life is one ``_State``:
+``IDLE`` (made, never connected) -> ``OPEN`` (``connect``/``accept``) ->
+``PEER_CLOSED`` (a ``recv`` saw end of stream or a reset, or a ``send``
+found the connection broken) -> ``CLOSED`` (``disconnect``; a closed socket
+may connect again). ``connected()`` is simply ``state is OPEN``.
+
+Modes. Blocking mode keeps the OS socket in Python's blocking or timeout
+mode (``setTimeout``), so the kernel does the waiting: ``send`` is
+``sendall`` and ``recv(n)`` loops on ``recv_into`` until ``n`` bytes or end
+of stream, against one deadline for the whole call. Bytes a timed-out
+``recv`` had already read are kept and returned first by the next ``recv``,
+so a timeout loses nothing. Non-blocking mode puts the OS socket in
+``O_NONBLOCK`` and nothing ever waits: ``EAGAIN`` means "no data yet"
+(``recv`` returns ``b""`` and ``connected()`` stays True) or "kernel buffer
+full" (``send`` queues).
+
+The send queue (SPEC section 7) exists only in non-blocking mode. Its
+invariant, true after every call::
+
+    sum(send returns) + sum(sendBuffer returns) + getBufferUnsent()
+        == sum(len(data) given to send)
+
+``send`` writes straight to the kernel only while the queue is empty (so
+order is kept), queues what the kernel did not take, and fires ``sendWait``
+when it queued anything; with bytes already queued it appends everything,
+returns 0 and fires nothing (a notification is already due).
+``sendBuffer`` writes from the head of the queue until it is empty or the
+kernel says ``EAGAIN``, and fires ``sendWait`` when bytes remain. A
+``shutdownOutput`` asked for while bytes are queued is done by the
+``sendBuffer`` that empties the queue, so the FIN follows the data.
+
+Threads. One thread may be in ``recv`` while another is in ``send`` or
+``sendBuffer`` (full duplex): the read side touches only the OS socket and
+the stash of a timed-out ``recv``, the write side only the OS socket and
+the send queue, and no lock is ever held across a system call, so the two
+never serialise. Events fire with no lock held.
+
+Closing. ``disconnect`` first reads away input that arrived unread (a
+kernel closing a socket with unread input sends a reset, not a FIN, and the
+reset throws away bytes still queued for the peer: TLS 1.3 session tickets
+a client never read are enough), then shuts the socket down, which also
+wakes a thread blocked in it, and closes it.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import math
+import select
+import socket
+import time
+from typing import Any
+
+from zope.interface import implementer
+
+from nettls.interfaces import IHalfClose, ISelectable, ITCPSocket, ITimeout, NetworkEndpoint
+
+from .._common.events import Event
+from .._common.sendqueue import SendQueue
+from .._common.streamargs import as_view, check_recv_size
+from ._addresses import _check_address, _check_port, _endpoint, _show
+from ._errors import ConnectTimeoutError, _connection_error, _is_timeout
+from ._server import TCPServerSocket
+
+__all__ = ["TCPSocket"]
+
+# A write to a connection the peer reset must raise EPIPE, never kill the
+# process with SIGPIPE (Python ignores SIGPIPE, but an embedding host may not).
+_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
+# disconnect() reads away at most this much unread input (see _discard_input),
+# so a peer that never stops sending cannot keep it busy.
+_DISCARD_CHUNK = 1 << 16
+_DISCARD_CHUNKS = 64
+# Peek without waiting, where the platform can say so per call.
+_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # made, never connected
+    OPEN = "connected"  # connected() is True
+    PEER_CLOSED = "peer closed"  # end of stream or reset seen; we may still send after a half-close
+    CLOSED = "closed"  # disconnect() ran
+
+
+if hasattr(select, "poll"):
+
+    def _wait_readable(sock: socket.socket, seconds: float) -> bool:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(seconds * 1000.0))
+
+else:  # pragma: no cover - Windows
+
+    def _wait_readable(sock: socket.socket, seconds: float) -> bool:
+        return bool(select.select([sock], [], [], seconds)[0])
+
+
+def _discard_input(sock: socket.socket) -> None:
+    """Drop what has arrived unread. Closing a socket with unread input sends
+    a reset instead of a FIN (RFC 2525), and a reset can destroy data the peer
+    has not read yet: TLS 1.3 session tickets a client never read are enough."""
+    try:
+        sock.setblocking(False)
+        for _ in range(_DISCARD_CHUNKS):
+            if len(sock.recv(_DISCARD_CHUNK)) < _DISCARD_CHUNK:
+                return
+    except OSError:  # nothing (more) to read, or already reset
+        pass
+
+
+@implementer(ITCPSocket, ISelectable, IHalfClose, ITimeout)
+class TCPSocket:
+    """A TCP connection; see ``ITCPSocket`` and the module's theory of operation."""
+
+    __slots__ = (
+        "sendWait",
+        "_sock",
+        "_state",
+        "_nonblocking",
+        "_send_wait_data",
+        "_timeout",
+        "_queue",
+        "_stash",
+        "_remote",
+        "_local",
+        "_output_shut",
+        "_shutdown_pending",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.sendWait = Event("sendWait")
+        self._sock: socket.socket | None = None
+        self._state = _State.IDLE
+        self._nonblocking = False
+        self._send_wait_data: Any = None
+        self._timeout: float | None = None
+        self._queue = SendQueue()
+        self._stash = b""  # bytes a timed-out blocking recv() had read
+        self._remote: NetworkEndpoint | None = None
+        self._local: NetworkEndpoint | None = None
+        self._output_shut = False
+        self._shutdown_pending = False
+
+    # connection life
+
+    def connect(self, address: str, port: int) -> bool:
+        """See ``ITCPSocket.connect``. Always waits for the outcome, even in
+        non-blocking mode, bounded by ``setTimeout`` over the whole call (every
+        address of a host name included); running out raises ``ConnectTimeoutError``."""
+        _check_address(address, "connect")
+        _check_port(port, "connect")
+        self._check_unconnected(f"connect({address!r}, {port})")
+        what = f"cannot connect to {address} port {port}"
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        try:
+            infos = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise _connection_error(exc, what) from exc
+        last: OSError | None = None
+        for family, kind, proto, _, sockaddr in infos:
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                last = exc
+                continue
+            try:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise socket.timeout("timed out")
+                    sock.settimeout(remaining)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                if _is_timeout(exc):
+                    break
+                continue
+            self._attach(sock, sockaddr)
+            return True
+        if last is None:  # getaddrinfo gave nothing usable
+            raise ConnectionError(f"{what}: no usable address")
+        if _is_timeout(last):
+            raise ConnectTimeoutError(errno.ETIMEDOUT, f"{what}: timed out after {self._timeout} s") from last
+        raise _connection_error(last, what) from last
+
+    def accept(self, server: TCPServerSocket) -> bool:
+        """See ``ITCPSocket.accept``; False also when ``server`` is not (or no longer) bound."""
+        if not isinstance(server, TCPServerSocket):
+            raise TypeError(f"accept() takes a TCPServerSocket of the tcp component, not {type(server).__name__}")
+        self._check_unconnected("accept()")
+        pair = server._accept()
+        if pair is None:
+            return False
+        self._attach(*pair)
+        return True
+
+    def disconnect(self) -> None:
+        """See ``ITCPSocket.disconnect``; queued bytes are dropped."""
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self._state = _State.CLOSED
+        self._queue.clear()
+        self._stash = b""
+        self._remote = self._local = None
+        self._output_shut = self._shutdown_pending = False
+        _discard_input(sock)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv()
+        except OSError:
+            pass
+        sock.close()
+
+    def connected(self) -> bool:
+        """See ``ITCPSocket.connected``."""
+        return self._state is _State.OPEN
+
+    def getRemoteEndpoint(self) -> NetworkEndpoint | None:
+        """See ``ITCPSocket.getRemoteEndpoint``; kept after the peer closes, until ``disconnect()``."""
+        return self._remote
+
+    def getLocalEndpoint(self) -> NetworkEndpoint | None:
+        """See ``ITCPSocket.getLocalEndpoint``; kept after the peer closes, until ``disconnect()``."""
+        return self._local
+
+    # modes
+
+    def setNonBlocking(self, sendWaitData: Any = None) -> bool:
+        """See ``ITCPSocket.setNonBlocking``; may be called before connecting."""
+        self._send_wait_data = sendWaitData
+        self._nonblocking = True
+        if self._sock is not None:
+            self._sock.setblocking(False)
+        return True
+
+    def isNonBlocking(self) -> bool:
+        """See ``ISelectable.isNonBlocking``."""
+        return self._nonblocking
+
+    def setTimeout(self, seconds: float | None) -> None:
+        """See ``ITimeout.setTimeout``; ignored while in non-blocking mode."""
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise TypeError(f"setTimeout() takes seconds as a number or None, not {type(seconds).__name__}")
+            if not seconds > 0:
+                raise ValueError(f"setTimeout() takes a positive number of seconds or None, not {seconds}")
+            seconds = None if math.isinf(seconds) else float(seconds)
+        self._timeout = seconds
+        if self._sock is not None and not self._nonblocking:
+            self._sock.settimeout(seconds)
+
+    def fileno(self) -> int:
+        """See ``ISelectable.fileno``."""
+        sock = self._sock
+        return -1 if sock is None else sock.fileno()
+
+    # sending
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        """See ``IStream.send`` and SPEC section 7."""
+        view = as_view(data)
+        sock = self._writable_socket()
+        if not self._nonblocking:
+            try:
+                sock.sendall(view, _SEND_FLAGS)
+            except OSError as exc:
+                raise self._send_error(exc, "send()") from exc
+            return len(view)
+        if self._queue:
+            self._queue.append(view)
+            return 0
+        total = len(view)
+        sent = 0
+        while sent < total:
+            try:
+                sent += sock.send(view[sent:], _SEND_FLAGS)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                raise self._send_error(exc, "send()") from exc
+        if sent < total:
+            self._queue.append(view[sent:])
+            self.sendWait.fire(self, self._send_wait_data)
+        return sent
+
+    def sendBuffer(self) -> int:
+        """See ``ITCPSocket.sendBuffer`` and SPEC section 7."""
+        queue = self._queue
+        if not queue:
+            return 0
+        sock = self._writable_socket(shut_ok=True)
+        written = 0
+        while queue:
+            with queue.peek() as chunk:
+                try:
+                    n = sock.send(chunk, _SEND_FLAGS)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    raise self._send_error(exc, "sendBuffer()") from exc
+            queue.consume(n)
+            written += n
+        if queue:
+            self.sendWait.fire(self, self._send_wait_data)
+        elif self._shutdown_pending:
+            self._shutdown_pending = False
+            self._shutdown_write(sock)
+        return written
+
+    def getBufferUnsent(self) -> int:
+        """See ``ITCPSocket.getBufferUnsent``."""
+        return len(self._queue)
+
+    def shutdownOutput(self) -> None:
+        """See ``IHalfClose.shutdownOutput``; with bytes queued the FIN follows them
+        (sent by the ``sendBuffer()`` that empties the queue). Does nothing when
+        not connected."""
+        sock = self._sock
+        if sock is None or self._output_shut:
+            return
+        self._output_shut = True
+        if self._queue:
+            self._shutdown_pending = True
+        else:
+            self._shutdown_write(sock)
+
+    # receiving
+
+    def recv(self, n: int) -> bytes:
+        """See ``IStream.recv``; after a ``TimeoutError`` the bytes already read
+        come first in the next call."""
+        check_recv_size(n)
+        sock = self._sock
+        if sock is None:
+            return self._take_stash(n)
+        if self._nonblocking:
+            return self._recv_now(sock, n)
+        return self._recv_all(sock, n)
+
+    def _recv_now(self, sock: socket.socket, n: int) -> bytes:
+        data = self._take_stash(n)
+        if len(data) == n:
+            return data
+        try:
+            more = sock.recv(n - len(data))
+        except BlockingIOError:
+            return data
+        except OSError:
+            self._peer_closed()
+            return data
+        if not more:
+            self._peer_closed()
+        return data + more if data else more
+
+    def _recv_all(self, sock: socket.socket, n: int) -> bytes:
+        start = time.monotonic()
+        data = self._take_stash(n)
+        if not data:  # the common case: one system call may be enough
+            try:
+                data = sock.recv(n)
+            except OSError as exc:
+                if _is_timeout(exc):
+                    raise self._timeout_error("recv()") from exc
+                self._peer_closed()
+                return b""
+            if not data:
+                self._peer_closed()
+        if len(data) == n or not data:
+            return data
+        buf = bytearray(n)
+        got = len(data)
+        buf[:got] = data
+        timeout = self._timeout
+        with memoryview(buf) as view:
+            while got < n:
+                try:
+                    if timeout is not None:
+                        remaining = start + timeout - time.monotonic()
+                        if remaining <= 0 or not _wait_readable(sock, remaining):
+                            raise socket.timeout("timed out")
+                    k = sock.recv_into(view[got:])
+                except OSError as exc:
+                    if _is_timeout(exc):
+                        self._stash = bytes(buf[:got])
+                        raise self._timeout_error("recv()") from exc
+                    self._peer_closed()
+                    break
+                if not k:
+                    self._peer_closed()
+                    break
+                got += k
+        del buf[got:]
+        return bytes(buf)
+
+    # Python protocols
+
+    def __enter__(self) -> TCPSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disconnect()
+
+    def __repr__(self) -> str:
+        mode = "non-blocking" if self._nonblocking else "blocking"
+        where = "" if self._sock is None else f" {_show(self._local)} -> {_show(self._remote)}"
+        unsent = f" unsent={len(self._queue)}" if self._queue else ""
+        return f"<TCPSocket {self._state.value}{where} {mode}{unsent}>"
+
+    # internals
+
+    def _attach(self, sock: socket.socket, peer: Any = None) -> None:
+        """Adopt a connected OS socket in this object's mode."""
+        if self._nonblocking:
+            sock.setblocking(False)
+        else:
+            sock.settimeout(self._timeout)
+        try:
+            self._remote = _endpoint(peer if peer is not None else sock.getpeername())
+            self._local = _endpoint(sock.getsockname())
+        except OSError:  # reset before we looked: recv() will say so
+            pass
+        self._queue.clear()
+        self._stash = b""
+        self._output_shut = self._shutdown_pending = False
+        self._sock = sock
+        self._state = _State.OPEN
+
+    def _check_unconnected(self, call: str) -> None:
+        if self._sock is not None:
+            raise ConnectionError(errno.EISCONN, f"{call}: already connected to {_show(self._remote)}")
+
+    def _writable_socket(self, shut_ok: bool = False) -> socket.socket:
+        sock = self._sock
+        if sock is None:
+            raise ConnectionError(errno.ENOTCONN, f"cannot send: {self._state.value}, not connected")
+        if self._output_shut and not shut_ok:
+            raise ConnectionError(errno.EPIPE, f"cannot send to {_show(self._remote)}: output shut down")
+        return sock
+
+    def _send_error(self, exc: OSError, call: str) -> OSError:
+        if _is_timeout(exc):
+            return self._timeout_error(call)
+        self._peer_closed()
+        return _connection_error(exc, f"{call} to {_show(self._remote)} failed")
+
+    def _timeout_error(self, call: str) -> TimeoutError:
+        return TimeoutError(errno.ETIMEDOUT, f"{call} on {_show(self._remote)} timed out after {self._timeout} s")
+
+    def _peer_closed(self) -> None:
+        if self._state is _State.OPEN:
+            self._state = _State.PEER_CLOSED
+
+    def _take_stash(self, n: int) -> bytes:
+        stash = self._stash
+        if not stash:
+            return b""
+        self._stash = stash[n:]
+        return stash[:n]
+
+    def _shutdown_write(self, sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # already reset: nothing left to end
+            pass
+
+    def _peer_gone(self) -> bool:
+        """True if the peer closed or reset (peeks; for a readable socket only)."""
+        sock = self._sock
+        if sock is None:
+            return True
+        try:
+            return not sock.recv(1, _PEEK_FLAGS)
+        except (BlockingIOError, TimeoutError):
+            return False
+        except OSError:
+            return True
+
