@@ -125,7 +125,10 @@ class StdlibEngine:
         except ssl.SSLWantReadError:
             pass  # close_notify is written; we do not wait for the peer's
         except ssl.SSLError as exc:
-            raise EngineError(_reason(exc)) from exc
+            # unwrap() writes close_notify, then reads on for the peer's; data
+            # still unread there is not a failure of ours to close.
+            if getattr(exc, "reason", None) != "APPLICATION_DATA_AFTER_CLOSE_NOTIFY":
+                raise EngineError(_reason(exc)) from exc
 
     def feed(self, data: bytes) -> None:
         self._in.write(data)

@@ -569,12 +569,17 @@ class TLSSession(TLSConstants):
         try:
             with self._wlock:
                 with self._elock:
-                    self._engine.shutdown()
+                    try:
+                        self._engine.shutdown()
+                    except EngineError as exc:
+                        # Whatever the library wrote before failing (close_notify,
+                        # an alert) still goes to the peer below.
+                        self._failure = self._failure or f"close: {exc}"
             self._push()
             if self._nonblocking:
                 with self._wlock:
                     self._flush()
-        except (EngineError, OSError) as exc:
+        except OSError as exc:
             # The peer is gone or closed first: nothing more can reach it.
             self._state = State.CLOSED
             self._failure = self._failure or f"close_notify not delivered: {exc}"
