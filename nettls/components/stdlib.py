@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 from nettls.interfaces import CertificateError, VerifyStatus
 from nettls.interfaces.component import Component
@@ -67,13 +68,20 @@ def native_context(config: ContextConfig) -> ssl.SSLContext:
 
 
 class StdlibEngine:
-    """The engine protocol on ``ssl.SSLObject`` and two ``ssl.MemoryBIO``."""
+    """The engine protocol on ``ssl.SSLObject`` and two ``ssl.MemoryBIO``.
+
+    It serves any module shaped like ``ssl`` (``MemoryBIO``, ``wrap_bio``
+    and the ``SSLError`` family): a subclass sets ``_ssl`` to that module.
+    """
 
     __slots__ = ("_obj", "_in", "_out", "_server")
 
+    #: The ssl-like module whose MemoryBIO and exceptions this engine uses.
+    _ssl: ClassVar[ModuleType] = ssl
+
     def __init__(self, ctx: ssl.SSLContext, server: bool) -> None:
-        self._in = ssl.MemoryBIO()
-        self._out = ssl.MemoryBIO()
+        self._in = self._ssl.MemoryBIO()
+        self._out = self._ssl.MemoryBIO()
         self._server = server
         self._obj = ctx.wrap_bio(self._in, self._out, server_side=server)
 
@@ -81,50 +89,50 @@ class StdlibEngine:
         try:
             self._obj.do_handshake()
             return True
-        except ssl.SSLWantReadError:
+        except self._ssl.SSLWantReadError:
             return False
-        except ssl.SSLEOFError as exc:
+        except self._ssl.SSLEOFError as exc:
             raise EngineError(f"the peer closed the connection during the handshake ({_reason(exc)})") from exc
-        except ssl.SSLError as exc:
+        except self._ssl.SSLError as exc:
             raise EngineError(_reason(exc)) from exc
 
     def read(self, n: int) -> bytes | None:
         try:
             return self._obj.read(n)
-        except ssl.SSLWantReadError:
+        except self._ssl.SSLWantReadError:
             return None
-        except ssl.SSLZeroReturnError:
+        except self._ssl.SSLZeroReturnError:
             return b""
-        except ssl.SSLEOFError as exc:
+        except self._ssl.SSLEOFError as exc:
             raise EngineEOF(_reason(exc)) from exc
-        except ssl.SSLError as exc:
+        except self._ssl.SSLError as exc:
             raise EngineError(_reason(exc)) from exc
 
     def read_into(self, view: memoryview) -> int | None:
         try:
             # typeshed types read() as bytes, but given a buffer it returns the count read into it
             return self._obj.read(len(view), view)  # type: ignore[return-value]
-        except ssl.SSLWantReadError:
+        except self._ssl.SSLWantReadError:
             return None
-        except ssl.SSLZeroReturnError:
+        except self._ssl.SSLZeroReturnError:
             return 0
-        except ssl.SSLEOFError as exc:
+        except self._ssl.SSLEOFError as exc:
             raise EngineEOF(_reason(exc)) from exc
-        except ssl.SSLError as exc:
+        except self._ssl.SSLError as exc:
             raise EngineError(_reason(exc)) from exc
 
     def write(self, data: memoryview) -> None:
         try:
             self._obj.write(data)
-        except ssl.SSLError as exc:
+        except self._ssl.SSLError as exc:
             raise EngineError(_reason(exc)) from exc
 
     def shutdown(self) -> None:
         try:
             self._obj.unwrap()
-        except ssl.SSLWantReadError:
+        except self._ssl.SSLWantReadError:
             pass  # close_notify is written; we do not wait for the peer's
-        except ssl.SSLError as exc:
+        except self._ssl.SSLError as exc:
             # unwrap() writes close_notify, then reads on for the peer's; data
             # still unread there is not a failure of ours to close.
             if getattr(exc, "reason", None) != "APPLICATION_DATA_AFTER_CLOSE_NOTIFY":
