@@ -1,0 +1,49 @@
+"""The conformance suite against every built-in component, run the way the
+``nettls conformance`` command and third parties run it: through
+``nettls.conformance.run()``, in this process."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from nettls.conformance import CLAUSES, format_table, run
+
+#: The components this distribution ships (setup.cfg, nettls.components).
+BUILTIN = ("tcp", "stdlib", "pyopenssl")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", BUILTIN)
+def test_builtin_component_conforms(name):
+    report = io.StringIO()
+    table = run([name], output=report)
+    assert table, report.getvalue()[-5000:]
+    assert set(table) <= set(CLAUSES)
+    failed = [clause for clause, row in table.items() if row[name] == "fail"]
+    assert not failed, f"{name} fails {', '.join(failed)}\n{format_table(table)}\n{report.getvalue()[-20000:]}"
+
+
+def test_run_tabulates_by_clause_and_component():
+    table = run(["stdlib", "tcp"], clauses=["1.", "3."])
+    assert list(table) == ["1.interfaces", "3.constants"]
+    assert table["1.interfaces"] == {"stdlib": "pass", "tcp": "pass"}
+    text = format_table(table)
+    assert text.splitlines()[0].split() == ["clause", "stdlib", "tcp"]
+
+
+def test_run_refuses_unknown_components():
+    import nettls
+
+    with pytest.raises(nettls.RegistryError):
+        run(["no-such-component"])
+
+
+def test_public_names():
+    import nettls.conformance as conformance
+
+    for name in conformance.__all__:
+        assert getattr(conformance, name) is not None, name
+    with pytest.raises(AttributeError):
+        conformance.no_such_name  # noqa: B018
