@@ -1,0 +1,241 @@
+"""The ``rustls`` component: ``net.TLS`` on rustls, through ``rtls``.
+
+Theory of operation
+-------------------
+``rtls`` puts rustls behind the ``ssl`` module's API: ``rtls.MemoryBIO``,
+``rtls.SSLContext.wrap_bio()`` returning an ``SSLObject``-shaped object,
+and ``rtls.SSL*Error`` classes that subclass ``ssl``'s. So the engine is
+nettls's own ``StdlibEngine`` (the stdlib component's engine, written to
+serve any ``ssl``-shaped module) with ``_ssl = rtls``; the shared session
+(``nettls.components._common.session``) drives it as it drives the stdlib
+one. This module holds only what is about rtls:
+
+- where rtls's ``SSLObject`` does not behave as ``ssl.SSLObject`` does,
+  ``RustlsEngine`` overrides that one method (below, each with the reason);
+- ``native_context`` builds an ``rtls.SSLContext`` from a context
+  configuration (cached per configuration), keys and certificates loaded
+  from memory, which rtls allows;
+- rtls exposes no stand-alone chain verifier (rustls's verifiers need a
+  server name and a purpose), so ``verifyCertificate`` delegates to
+  nettls's purpose-free verifier on ``cryptography``
+  (``nettls.components._x509verify``), as the stdlib component does.
+
+Where rtls's SSLObject differs from ssl.SSLObject, and what the engine does:
+
+    read() after the peer's   raises SSLWantReadError (then SSLEOFError once
+    close_notify              the stream ends): a clean close looks like a
+                              truncation. The engine asks rustls itself
+                              (``wants_read()`` false with no plaintext
+                              pending means close_notify was received).
+    do_handshake() at end     raises SSLWantReadError for ever. The engine
+    of stream                 fails the handshake once the input buffer has
+                              reached its end.
+    write() of more than      writes what fits in rustls's 64 KiB buffer and
+    64 KiB                    returns the count; ssl's writes everything.
+                              The engine writes one record (16 KiB) at a time.
+    get_unverified_chain()    returns certificates whose ``public_bytes()``
+                              takes no encoding argument.
+    read() failing            leaves the fatal alert inside rustls (its
+                              do_handshake() hands it over); the engine moves
+                              it to the output buffer.
+
+Three names used below are rtls's private ones, each in one place and
+pinned by the component tests: ``SSLObject._conn`` (rustls's connection),
+``SSLObject._flush_outgoing()`` (what rtls's own do_handshake() calls to
+hand over an alert) and ``SSLContext._get_builder()`` (to turn SNI off).
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any, ClassVar
+
+import rtls
+from rtls import _rustls
+
+from nettls.components._common.config import BaseCertStore, BaseTLSContext, ContextConfig
+from nettls.components._common.session import EngineEOF, EngineError, TLSSession
+from nettls.components._x509verify import verify_chain
+from nettls.components.stdlib import StdlibEngine
+from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.interfaces.component import Component
+
+__all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "DEVIATIONS", "RustlsEngine", "native_context"]
+
+#: Plaintext given to rustls per write: one TLS record, well inside rustls's
+#: 64 KiB send buffer, so every write is taken whole.
+WRITE_CHUNK = 16384
+#: OpenSSL's full TLS 1.2 list less unauthenticated, null, PSK and SRP suites
+#: (SPEC 8). rtls maps it onto rustls's suites: rustls implements only
+#: ECDHE with AES-GCM or ChaCha20-Poly1305, so this is rustls's whole list.
+CIPHERS_ALL = "ALL:!aNULL:!eNULL:!PSK:!SRP"
+
+LIBRARY = f"rtls {getattr(rtls, '__version__', '?')} on rustls {_rustls.rustls_version()} ({_rustls.crypto_provider()} {_rustls.crypto_provider_version()})"
+
+#: Conformance cases rustls cannot meet: case id -> why (the suite makes each a strict xfail).
+DEVIATIONS: dict[str, str] = {
+    "8.cipher-set:cipher_all_server_accepts_a_sha1_suite": "rustls implements no CBC suite and no SHA-1 MAC: "
+    "CIPHER_ALL is every suite rustls has (ECDHE with AES-GCM or ChaCha20-Poly1305), so a client offering only "
+    "ECDHE-RSA-AES128-SHA finds no shared suite",
+    "8.cipher-set:cipher_all_client_offers_a_sha1_suite": "rustls implements no CBC suite and no SHA-1 MAC: "
+    "CIPHER_ALL cannot offer ECDHE-RSA-AES128-SHA, the only suite that server accepts",
+    "11.alert-delivery:refusal_alert_reaches_the_peer": "rustls refuses the TLS 1.1 ClientHello for lacking the "
+    "signature_algorithms extension before it looks at the version, so the alert it hands over (and the peer "
+    "receives) is handshake_failure, not the protocol_version alert the case looks for",
+}
+
+
+def _reason(exc: BaseException) -> str:
+    """rustls's own words for an rtls error (rtls puts them in ``reason``)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason and not reason.isdigit():
+        return f"{reason} (rustls)"
+    return f"{exc.args[-1] if exc.args else type(exc).__name__} (rustls)"
+
+
+class RustlsEngine(StdlibEngine):
+    """``StdlibEngine`` serving rtls, with rtls's differences from ``ssl`` made good.
+
+    Inherited unchanged: construction (``wrap_bio`` over two ``MemoryBIO``),
+    ``feed``, ``feed_eof``, ``output``, ``shutdown``, ``version``, ``cipher``.
+    """
+
+    __slots__ = ()
+
+    _ssl: ClassVar[ModuleType] = rtls
+
+    def _peer_closed(self) -> bool:
+        """True once rustls has received close_notify and handed out all plaintext.
+
+        rustls's ``wants_read()`` turns false when close_notify arrived or
+        when plaintext waits to be read; ``pending()`` tells the two apart.
+        """
+        obj: Any = self._obj  # rtls's SSLObject (typed as ssl's by StdlibEngine)
+        conn = obj._conn
+        return not conn.wants_read() and conn.pending() == 0
+
+    def _hand_over_alert(self) -> None:
+        """Move what rustls wrote on failing (its fatal alert) to the output buffer."""
+        flush = getattr(self._obj, "_flush_outgoing", None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception:  # nothing more to tell the peer
+                pass
+
+    def handshake(self) -> bool:
+        try:
+            self._obj.do_handshake()
+            return True
+        except rtls.SSLWantReadError:
+            if self._in.eof:
+                raise EngineError("the peer closed the connection during the handshake (rustls got no more data)") from None
+            return False
+        except rtls.SSLError as exc:
+            raise EngineError(_reason(exc)) from exc
+
+    def read(self, n: int) -> bytes | None:
+        try:
+            data = self._obj.read(n)
+        except rtls.SSLWantReadError:
+            return b"" if self._peer_closed() else None
+        except rtls.SSLZeroReturnError:
+            return b""
+        except rtls.SSLEOFError as exc:
+            if self._peer_closed():
+                return b""
+            raise EngineEOF(_reason(exc)) from exc
+        except rtls.SSLError as exc:
+            self._hand_over_alert()
+            raise EngineError(_reason(exc)) from exc
+        return bytes(data)
+
+    def read_into(self, view: memoryview) -> int | None:
+        data = self.read(len(view))
+        if data is None:
+            return None
+        view[: len(data)] = data
+        return len(data)
+
+    def write(self, data: memoryview) -> None:
+        obj = self._obj
+        try:
+            for pos in range(0, len(data), WRITE_CHUNK):
+                chunk = data[pos : pos + WRITE_CHUNK]
+                while chunk:
+                    taken = obj.write(chunk)
+                    if not taken:
+                        raise EngineError("rustls took no plaintext (its send buffer is full)")
+                    chunk = chunk[taken:]
+        except rtls.SSLError as exc:
+            raise EngineError(_reason(exc)) from exc
+
+    def peer_chain(self) -> list[bytes]:
+        obj: Any = self._obj
+        chain = obj.get_unverified_chain() or []
+        return [bytes(cert.public_bytes()) for cert in chain]
+
+
+@functools.lru_cache(maxsize=64)
+def native_context(config: ContextConfig) -> rtls.SSLContext:
+    """An ``rtls.SSLContext`` for ``config``, built once per configuration."""
+    server = config.server
+    ctx = rtls.SSLContext(rtls.PROTOCOL_TLS_SERVER if server else rtls.PROTOCOL_TLS_CLIENT)
+    if not server:
+        # connect() does not authenticate (Dana): verifyCertificate() does.
+        ctx.check_hostname = False
+        ctx.verify_mode = rtls.CERT_NONE
+        # Dana gives connect() no host name; rtls would send "localhost" as SNI.
+        ctx._get_builder().set_sni_enabled(False)
+    # A server's verify_mode stays CERT_NONE: no client certificate is requested.
+    ctx.minimum_version = rtls.TLSVersion.TLSv1_2  # rustls has nothing older; said anyway
+    ctx.maximum_version = rtls.TLSVersion.TLSv1_3  # TLS 1.3 on
+    # No compression and no renegotiation: rustls implements neither.
+    if config.cipherSet == BaseTLSContext.CIPHER_ALL:
+        ctx.set_ciphers(CIPHERS_ALL)  # TLS 1.2 only; rustls keeps its TLS 1.3 suites
+    if config.certificate and config.privateKey:
+        pem = "".join(p if p.endswith("\n") else p + "\n" for p in (config.certificate, *config.chain))
+        try:
+            # rtls takes PEM from memory: no key file is ever written.
+            ctx.load_cert_chain(pem.encode("ascii"), config.privateKey.encode("ascii"))
+        except (rtls.SSLError, ValueError, TypeError) as exc:
+            raise CertificateError(f"the certificate and key were refused by rustls: {_reason(exc)}") from exc
+    return ctx
+
+
+class TLSContext(BaseTLSContext):
+    """``net.TLSContext`` for the rustls component; see ``ITLSContext``."""
+
+    def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
+        super().setCertificate(cert, key)
+        native_context(self._config)  # surface rustls's own refusal here, not at accept()
+        return True
+
+
+class TLSCertStore(BaseCertStore):
+    """``net.TLSCertStore`` for the rustls component; see ``ITLSCertStore``."""
+
+
+class TLS(TLSSession):
+    """``net.TLS`` on rustls (rtls's SSLObject over MemoryBIO); see ``ITLS``."""
+
+    component = "rustls"
+
+    def _native_context(self, config: ContextConfig) -> rtls.SSLContext:
+        return native_context(config)
+
+    def _make_engine(self, native: rtls.SSLContext, server: bool) -> RustlsEngine:
+        return RustlsEngine(native, server)
+
+    def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
+        return verify_chain(roots, leaf, chain)
+
+
+COMPONENT = Component(
+    name="rustls",
+    provides={"net.TLS": TLS, "net.TLSContext": TLSContext, "net.TLSCertStore": TLSCertStore},
+    description="TLS on rustls (rtls's SSLObject over MemoryBIO); verification by cryptography",
+    library=LIBRARY,
+    deviations=DEVIATIONS,
+)

@@ -1,0 +1,200 @@
+"""What the conformance suite cannot see: the rustls engine's fixes for
+rtls, the private rtls hooks it relies on, and the component's packaging.
+
+The contract itself is checked by the conformance suite:
+``pytest --pyargs nettls.conformance --nettls-component rustls``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+import sys
+
+import pytest
+
+import nettls
+from nettls.components._common.config import context_config
+from nettls.components._common.session import EngineEOF, EngineError
+from nettls.conformance import make_pki, same_certificate
+from nettls.components._common.pem import der_to_pem
+from nettls.registry import Registry
+
+import nettls_rustls
+from nettls_rustls import RustlsEngine, TLSContext, native_context
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return make_pki()
+
+
+def _engines(pki, identity=None, *, client_ctx=None):
+    identity = identity or pki.rsa
+    server_ctx = TLSContext(TLSContext.SERVER)
+    server_ctx.setCertificate(identity.cert_pem, identity.key_pem())
+    server_ctx.setCertificateChain(identity.chain_pems)
+    client_ctx = client_ctx or TLSContext(TLSContext.CLIENT)
+    server = RustlsEngine(native_context(context_config(server_ctx)), True)
+    client = RustlsEngine(native_context(context_config(client_ctx)), False)
+    return server, client
+
+
+def _shuttle(a, b):
+    moved = False
+    for src, dst in ((a, b), (b, a)):
+        out = src.output()
+        if out:
+            dst.feed(out)
+            moved = True
+    return moved
+
+
+def _handshake(server, client):
+    for _ in range(20):
+        done = client.handshake(), server.handshake()
+        moved = _shuttle(server, client)
+        if all(done) and not moved:
+            return
+    raise AssertionError("the handshake did not finish in 20 rounds")
+
+
+def _read_all(engine, limit=1 << 22):
+    out = bytearray()
+    while len(out) <= limit:
+        data = engine.read(65536)
+        if not data:
+            return bytes(out), data
+        out += data
+    raise AssertionError("read() never stopped")
+
+
+# -- packaging ---------------------------------------------------------------------
+
+
+def test_public_names():
+    for name in nettls_rustls.__all__:
+        assert getattr(nettls_rustls, name) is not None, name
+
+
+def test_registered_through_the_entry_point():
+    status = {s.name: s for s in nettls.registry.components()}["rustls"]
+    assert status.available, status.reason
+    assert status.component is nettls_rustls.COMPONENT
+    assert status.origin == "entry point rustls = nettls_rustls:COMPONENT"
+    assert nettls.resolve("net.TLS", component="rustls") is nettls_rustls.TLS
+
+
+def test_unavailable_with_the_reason_when_rtls_is_missing(monkeypatch):
+    for name in list(sys.modules):
+        if name == "nettls_rustls" or name.startswith("nettls_rustls."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rtls", None)  # import rtls -> ImportError
+    with pytest.raises(ImportError, match=r"rtls"):
+        importlib.import_module("nettls_rustls")
+    status = {s.name: s for s in Registry().components()}["rustls"]
+    assert not status.available
+    assert "the rustls component needs the rtls package (pip install rtls)" in status.reason
+    assert {s.name for s in Registry().components() if s.available} >= {"tcp", "stdlib"}
+
+
+# -- what the engine makes good ---------------------------------------------------------
+
+
+def test_close_notify_is_a_clean_end_not_a_truncation(pki):
+    """rtls raises SSLWantReadError, then SSLEOFError, after the peer's
+    close_notify: the engine reads b"" as ssl.SSLObject does."""
+    server, client = _engines(pki)
+    _handshake(server, client)
+    client.write(memoryview(b"last words"))
+    client.shutdown()
+    server.feed(client.output())
+    assert _read_all(server) == (b"last words", b"")
+    server.feed_eof()  # the TCP close after close_notify changes nothing
+    assert server.read(100) == b""
+    assert server.read(100) == b""
+
+
+def test_truncation_is_an_eof_error(pki):
+    server, client = _engines(pki)
+    _handshake(server, client)
+    client.write(memoryview(b"cut short"))
+    server.feed(client.output())
+    assert server.read(100) == b"cut short"
+    assert server.read(100) is None  # needs input
+    server.feed_eof()
+    with pytest.raises(EngineEOF):
+        server.read(100)
+
+
+def test_end_of_stream_fails_the_handshake(pki):
+    """rtls's do_handshake() raises SSLWantReadError for ever at the end of the stream."""
+    _server, client = _engines(pki)
+    assert client.handshake() is False
+    client.feed_eof()
+    with pytest.raises(EngineError, match="closed the connection during the handshake"):
+        client.handshake()
+
+
+def test_one_write_of_a_mebibyte_arrives_whole(pki):
+    """rtls's write() takes at most 64 KiB per call and says so in its return."""
+    server, client = _engines(pki)
+    _handshake(server, client)
+    data = bytes(range(256)) * 4096
+    client.write(memoryview(data))
+    server.feed(client.output())
+    assert _read_all(server)[0] == data
+
+
+def test_failed_read_hands_over_the_alert(pki):
+    server, client = _engines(pki)
+    _handshake(server, client)
+    client.write(memoryview(b"x" * 100))
+    record = bytearray(client.output())
+    record[-1] ^= 1  # break the record's authentication tag
+    server.feed(bytes(record))
+    with pytest.raises(EngineError) as info:
+        server.read(100)
+    assert not isinstance(info.value, EngineEOF)
+    alert = server.output()
+    assert alert, "rustls's fatal alert did not reach the output buffer"
+    client.feed(alert)  # (encrypted under TLS 1.3)
+    with pytest.raises(EngineError, match="(?i)alert"):
+        client.read(100)
+
+
+def test_peer_chain_is_der_leaf_first(pki):
+    server, client = _engines(pki)
+    _handshake(server, client)
+    chain = [der_to_pem(d) for d in client.peer_chain()]
+    assert [same_certificate(a, b) for a, b in zip(chain, [pki.rsa.cert_pem, *pki.rsa.chain_pems])] == [True, True]
+    assert server.peer_chain() == []
+
+
+def test_client_sends_no_server_name(pki):
+    """Dana's connect() has no host name; rtls alone would send SNI "localhost"."""
+    seen = []
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    from nettls.components._common.pem import private_file
+
+    with private_file([pki.rsa.key_pem(), pki.rsa.cert_pem]) as path:
+        ctx.load_cert_chain(path)
+    ctx.sni_callback = lambda obj, name, c: seen.append(name)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    client = RustlsEngine(native_context(context_config(TLSContext(TLSContext.CLIENT))), False)
+    client.handshake()
+    incoming.write(client.output())
+    with pytest.raises(ssl.SSLWantReadError):
+        server.do_handshake()
+    assert seen == [None]
+
+
+def test_cipher_all_is_every_rustls_suite():
+    ctx = TLSContext(TLSContext.CLIENT)
+    ctx.setCipherSet(TLSContext.CIPHER_ALL)
+    native_context(context_config(ctx))  # rtls accepts the OpenSSL string
+    from rtls._ciphers import parse_cipher_string
+
+    suites = parse_cipher_string(nettls_rustls._component.CIPHERS_ALL)
+    assert suites and all("GCM" in s or "CHACHA20" in s for s in suites)
