@@ -161,18 +161,20 @@ def test_tls_client_refuses_a_server_it_cannot_verify(serve: list[Server], pki_f
 def test_nonblocking_tls_server(serve: list[Server], pki_files: dict[str, str], component: str) -> None:
     port = free_port()
     env = links(component)
+    # One client of each TLS component (at least two), one after the other.
+    clients = TLS_COMPONENTS if len(TLS_COMPONENTS) > 1 else [component, component]
     server = Server(
-        "tls_server_nonblocking.py", port, "--cert", pki_files["cert"], "--key", pki_files["key"], "--chain", pki_files["chain"], "--count", "2", env=env
+        "tls_server_nonblocking.py", port, "--cert", pki_files["cert"], "--key", pki_files["key"], "--chain", pki_files["chain"],
+        "--count", str(len(clients)), env=env,
     )
     serve.append(server)
-    # Two clients, one of each TLS component, one after the other.
-    for other in TLS_COMPONENTS if len(TLS_COMPONENTS) > 1 else [component, component]:
+    for other in clients:
         result = client("tls_client.py", port, "--cafile", pki_files["ca"], env=links(other))
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == ["verification: OK", "buf: 'ABCD'"]
     out = server.finish()
-    assert out.count("msg: hello... person!") >= 2
-    assert out.count("(socket closed)") == 2
+    assert out.count("msg: hello... person!") >= len(clients)
+    assert out.count("(socket closed)") == len(clients)
 
 
 def test_a_server_port_in_use_is_one_line() -> None:
