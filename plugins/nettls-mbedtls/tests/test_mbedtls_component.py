@@ -13,6 +13,8 @@ import ssl
 import sys
 
 import pytest
+
+pytest.importorskip("nettls_mbedtls", reason="the nettls-mbedtls plugin is not installed: pip install -e plugins/nettls-mbedtls")
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import nettls

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("nettls_mbedtls", reason="the nettls-mbedtls plugin is not installed: pip install -e plugins/nettls-mbedtls")
+
 from nettls_mbedtls._wire import LIMIT, PeerCertificates
 
 CERTS = [b"\x30\x82leaf" + bytes(300), b"\x30\x82intermediate" + bytes(70000), b"\x30root"]

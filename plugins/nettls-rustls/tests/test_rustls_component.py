@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+pytest.importorskip("nettls_rustls", reason="the nettls-rustls plugin is not installed: pip install -e plugins/nettls-rustls")
+
 import nettls
 from nettls.components._common.config import context_config
 from nettls.components._common.session import EngineEOF, EngineError

@@ -1,5 +1,6 @@
-"""The conformance suite against every built-in component, run the way the
-``nettls conformance`` command and third parties run it: through
+"""The conformance suite against every built-in component, and every plugin
+component installed beside it (plugins/), run the way the ``nettls
+conformance`` command and third parties run it: through
 ``nettls.conformance.run()``, in this process."""
 
 from __future__ import annotations
@@ -8,15 +9,19 @@ import io
 
 import pytest
 
+import nettls
+
 from nettls.conformance import CLAUSES, format_table, run
 
 #: The components this distribution ships (setup.cfg, nettls.components).
 BUILTIN = ("tcp", "stdlib", "pyopenssl")
+#: Those, and every other available component (the plugins, when installed).
+COMPONENTS = sorted(set(BUILTIN) | {s.name for s in nettls.registry.components() if s.available})
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", BUILTIN)
-def test_builtin_component_conforms(name):
+@pytest.mark.parametrize("name", COMPONENTS)
+def test_component_conforms(name):
     report = io.StringIO()
     table = run([name], output=report)
     assert table, report.getvalue()[-5000:]
