@@ -15,7 +15,13 @@ utility for it: resolving ``net.TLS`` asks the zope registry for it, and
 
 Links come, in increasing precedence, from the package manifest (Dana's
 ``defaultLinks``), the ``NETTLS_LINKS`` environment variable, and
-``link()`` calls. Discovery is lazy: nothing is imported until the first
+``link()`` calls.
+
+Capabilities: ``resolve(name, provides=[...])`` asks for the class of an
+interface that also provides extension interfaces (``IServerName``, or its
+name ``"IServerName"``): the linked component's class when it has them all,
+else the first available component's (by name) that does, else a
+RegistryError naming, for each component, what it lacks. Discovery is lazy: nothing is imported until the first
 lookup, and a component whose import fails is listed as unavailable with
 the reason while every other component keeps working.
 """
@@ -33,7 +39,7 @@ from zope.interface.interface import InterfaceClass
 from zope.interface.registry import Components
 from zope.interface.verify import verifyClass
 
-from .interfaces import DANA_NAME, SPEC_INTERFACES, RegistryError
+from .interfaces import DANA_NAME, EXTENSION_INTERFACES, SPEC_INTERFACES, RegistryError
 from .interfaces.component import Component
 
 __all__ = ["Registry", "ComponentStatus", "registry", "resolve", "link", "load"]
@@ -65,6 +71,29 @@ def interface_for(name: str) -> InterfaceClass:
     except KeyError:
         known = ", ".join(sorted(SPEC_INTERFACES))
         raise RegistryError(f"unknown interface {name!r}; known interfaces: {known}") from None
+
+
+def extension_for(extension: object) -> InterfaceClass:
+    """The extension interface ``extension`` names: an interface, or the name
+    of one in ``EXTENSION_INTERFACES`` (``"IServerName"``)."""
+    if isinstance(extension, InterfaceClass):
+        return extension
+    if isinstance(extension, str):
+        iface = EXTENSION_INTERFACES.get(extension) or EXTENSION_INTERFACES.get(extension.rpartition(".")[2])
+        if iface is not None:
+            return iface
+        known = ", ".join(sorted(EXTENSION_INTERFACES))
+        raise RegistryError(f"unknown extension interface {extension!r}; known: {known}")
+    raise TypeError(f"an extension is an interface or its name such as 'IServerName', not {type(extension).__name__}")
+
+
+def _extensions(provides: Iterable[object] | str | InterfaceClass) -> tuple[InterfaceClass, ...]:
+    items: Iterable[object] = [provides] if isinstance(provides, (str, InterfaceClass)) else provides
+    return tuple(dict.fromkeys(extension_for(e) for e in items))
+
+
+def _lacking(cls: type, extensions: tuple[InterfaceClass, ...]) -> list[str]:
+    return [e.__name__ for e in extensions if not e.implementedBy(cls)]
 
 
 def dana_name(iface: InterfaceClass) -> str:
@@ -267,16 +296,26 @@ class Registry:
         with self._lock:
             self._link(name, component)
 
-    def resolve(self, name: str, component: str | None = None) -> type:
+    def resolve(self, name: str, component: str | None = None, *, provides: Iterable[object] = ()) -> type:
         """The class implementing interface ``name``: the linked component's,
-        or ``component``'s when given. Raises RegistryError otherwise."""
+        or ``component``'s when given. Raises RegistryError otherwise.
+
+        With ``provides`` (extension interfaces, or their names such as
+        ``"IServerName"``), the class must also provide each of them: the
+        linked component's if it does, else the first available component,
+        by name, whose class does. With ``component`` too, that component's
+        class must. A RegistryError names what each candidate lacks.
+        """
         self._ensure_ready()
         iface = interface_for(name)
+        extensions = _extensions(provides)
         if _is_abstract(iface):
             raise RegistryError(
                 f"{dana_name(iface)} is abstract: resolve one of the interfaces that extend it "
                 f"({', '.join(_extenders(iface))})"
             )
+        if component is None and extensions:
+            return self._resolve_providing(iface, extensions)
         if component is None:
             cls = self._utility(iface)
             if cls is None:
@@ -292,13 +331,34 @@ class Registry:
         cls = self._utility(iface, component)
         if cls is None:
             raise RegistryError(f"component {component!r} does not provide {dana_name(iface)}")
+        lacking = _lacking(cls, extensions)
+        if lacking:
+            raise RegistryError(f"component {component!r}: its {dana_name(iface)} does not provide {', '.join(lacking)}")
         return cls
 
-    def providers(self, name: str) -> list[str]:
-        """Names of the available components that provide interface ``name``."""
+    def _resolve_providing(self, iface: InterfaceClass, extensions: tuple[InterfaceClass, ...]) -> type:
+        """The linked class if it provides ``extensions``, else the first
+        available component's that does; RegistryError naming what lacks what."""
+        linked = self._utility(iface)
+        if linked is not None and not _lacking(linked, extensions):
+            return linked
+        candidates = sorted((n, c) for n, c in self._utilities(iface) if n)
+        for _name, cls in candidates:
+            if not _lacking(cls, extensions):
+                return cls
+        wanted = ", ".join(e.__name__ for e in extensions)
+        gaps = "; ".join(f"{n} lacks {', '.join(_lacking(c, extensions))}" for n, c in candidates)
+        raise RegistryError(
+            f"no available component provides {dana_name(iface)} with {wanted}" + (f" ({gaps})" if gaps else "")
+        )
+
+    def providers(self, name: str, *, provides: Iterable[object] = ()) -> list[str]:
+        """Names of the available components that provide interface ``name``
+        (and, with ``provides``, every one of those extension interfaces)."""
         self._ensure_ready()
         iface = interface_for(name)
-        return sorted(n for n, _ in self._utilities(iface) if n)
+        extensions = _extensions(provides)
+        return sorted(n for n, c in self._utilities(iface) if n and not _lacking(c, extensions))
 
     def linked(self, name: str) -> str | None:
         """The name of the component ``name`` is linked to, or None."""
@@ -367,9 +427,9 @@ class Registry:
 registry = Registry()
 
 
-def resolve(name: str, component: str | None = None) -> type:
+def resolve(name: str, component: str | None = None, *, provides: Iterable[object] = ()) -> type:
     """``registry.resolve``: the class implementing ``name`` (see Registry.resolve)."""
-    return registry.resolve(name, component)
+    return registry.resolve(name, component, provides=provides)
 
 
 def link(name: str, component: str) -> None:

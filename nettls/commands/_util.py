@@ -51,6 +51,7 @@ __all__ = [
     "describe_certificate",
     "certificate_lines",
     "check_host_name",
+    "is_address",
     "parse_endpoint",
     "build_store",
     "session_info",
@@ -287,20 +288,31 @@ def build_store(store_cls: Any, cafile: str | None, capath: str | None, *, syste
             raise UsageError(f"--capath {capath}: holds no PEM certificate")
         sources.append(capath)
     if not sources and system:
-        import ssl  # only to find where the system keeps its trust store
-
-        paths = ssl.get_default_verify_paths()
-        for candidate in (paths.cafile, paths.capath, paths.openssl_cafile, paths.openssl_capath):
-            if candidate and os.path.exists(candidate) and store.loadLocation(candidate):
-                sources.append(f"the system trust store ({candidate})")
-                break
-        if not sources:
-            raise UsageError("no --cafile or --capath given, and no system trust store was found")
+        sources.append(_load_system_trust(store))
     if not sources:
         return None
     count = len(getattr(store, "certificates", ()) or ())
     counted = f"{count} certificate{'s' if count != 1 else ''} from " if count else ""
     return store, counted + " and ".join(sources)
+
+
+def _load_system_trust(store: Any) -> str:
+    """Fill ``store`` with the system's roots: through ``ISystemTrust`` where
+    the component provides it (certifi where the system has none), else from
+    the locations Python's ssl reports. Returns where they came from."""
+    from nettls.interfaces import ISystemTrust
+
+    if ISystemTrust.providedBy(store):
+        if store.loadSystemTrust():
+            return f"the system trust store ({store.systemTrustSource})"
+        raise UsageError("no --cafile or --capath given, and no system trust store was found (nor certifi's bundle)")
+    import ssl  # only to find where the system keeps its trust store
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.capath, paths.openssl_cafile, paths.openssl_capath):
+        if candidate and os.path.exists(candidate) and store.loadLocation(candidate):
+            return f"the system trust store ({candidate})"
+    raise UsageError("no --cafile or --capath given, and no system trust store was found")
 
 
 # --- describing certificates ----------------------------------------------------------
@@ -398,48 +410,31 @@ def certificate_lines(cert: Any, label: str = "", indent: str = "  ") -> list[st
     return lines
 
 
-def _dns_match(pattern: str, host: str) -> bool:
-    pattern = pattern.rstrip(".").lower()
-    host = host.rstrip(".").lower()
-    if pattern == host:
-        return True
-    # A wildcard stands for exactly one whole left-most label (RFC 6125 6.4.3).
-    if pattern.startswith("*.") and "." in host:
-        return host.split(".", 1)[1] == pattern[2:] and pattern.count(".") >= 2
-    return False
-
-
 def check_host_name(cert: Any, host: str) -> str | None:
     """None if ``cert`` (object or PEM) is valid for ``host``, else the reason.
 
-    Subject alternative names only (no common-name fallback, as RFC 6125 and
-    every current browser): DNS names with a left-most wildcard, or IP
-    addresses.
+    ``nettls.hostname.check_host_name``: RFC 6125 through service_identity
+    (subject alternative names only, whole left-most-label wildcards, IDNA,
+    IP addresses against IP entries). A certificate that does not parse is
+    a ValueError (``nettls.CertificateError``); a ``host`` that is no host
+    name gives a reason saying so.
     """
-    from cryptography import x509
+    from nettls.hostname import check_host_name as check, server_name
 
-    if isinstance(cert, (str, bytes)):
-        cert = parse_certificate(cert)
-    host = host.strip("[]")
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return f"the certificate has no subject alternative names, so it names no host (wanted {host})"
+        server_name(host)
+    except (TypeError, ValueError) as exc:
+        return f"{host!r} is neither a host name nor an IP address ({one_line(exc)})"
+    return check(cert, host)
+
+
+def is_address(host: str) -> bool:
+    """True when ``host`` is an IP address (brackets allowed), not a name."""
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        address = None
-    if address is not None:
-        ips = san.get_values_for_type(x509.IPAddress)
-        if address in ips:
-            return None
-        listed = ", ".join(str(ip) for ip in ips) or "none"
-        return f"{host} is not among the certificate's IP addresses ({listed})"
-    dns = san.get_values_for_type(x509.DNSName)
-    if any(_dns_match(p, host) for p in dns):
-        return None
-    listed = ", ".join(dns) or "none"
-    return f"{host} is not among the certificate's DNS names ({listed})"
+        return False
+    return True
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:

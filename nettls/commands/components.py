@@ -15,8 +15,11 @@ from . import _util
 
 HELP = "list the interfaces, the components, the links and what is unavailable and why"
 
-#: The extension interfaces of SPEC section 11, by the name shown.
-_EXTENSIONS = ("ISelectable", "IServerSocketOptions", "IHalfClose", "ITimeout", "ISessionInfo")
+def _extension_names() -> list[str]:
+    """Every extension interface's name (SPEC 11's and the TLS extensions)."""
+    from nettls.interfaces import EXTENSION_INTERFACES
+
+    return list(EXTENSION_INTERFACES)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,14 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _extensions_of(classes: list[type]) -> list[str]:
-    from nettls import interfaces
+    from nettls.interfaces import EXTENSION_INTERFACES
 
-    found = []
-    for name in _EXTENSIONS:
-        iface = getattr(interfaces, name)
-        if any(iface.implementedBy(cls) for cls in classes):
-            found.append(name)
-    return found
+    return [name for name, iface in EXTENSION_INTERFACES.items() if any(iface.implementedBy(cls) for cls in classes)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 rows.append((dana, iface.__name__, f"(abstract: extended by {', '.join(extenders)})", ""))
         out += _util.format_table(("name", "interface", "linked to", "provided by"), rows, indent="  ")
         out.append("")
-        out.append("Extension interfaces (nettls.interfaces): " + ", ".join(_EXTENSIONS))
+        out.append("Extension interfaces (nettls.interfaces): " + ", ".join(_extension_names()))
         out.append("")
 
     out.append("Components:")

@@ -4,10 +4,19 @@ Connects over the TCP component, completes the handshake with the TLS
 component, and prints the peer's chain (subject, issuer, validity, key
 type), the protocol, the cipher suite and the verification result: the
 chain through ``verifyCertificate`` against ``--cafile``/``--capath``, and
-the host name against the leaf's subject alternative names ("not checked"
-with no CA given). Then it sends ``--send TEXT`` (or standard input when it
-is not a terminal), prints what arrives until the peer closes or
-``--timeout`` seconds pass without data, and sends close_notify.
+the host name against the leaf's subject alternative names
+(``nettls.hostname``; "not checked" with no CA given). Then it sends
+``--send TEXT`` (or standard input when it is not a terminal), prints what
+arrives until the peer closes or ``--timeout`` seconds pass without data,
+and sends close_notify.
+
+Extensions, where the component provides them: the server name
+(``--hostname``, default HOST) is sent as SNI (``IServerName``); ``--alpn``
+offers application protocols (``IProtocolNegotiation``); ``--verify``
+fills the store with the system's roots when no CA is given
+(``ISystemTrust``) and verifies chain and host name during the handshake
+(``IVerifyOnConnect``), so a server that fails gets an alert and nothing
+is sent. Without them it falls back to checking after the handshake.
 
 Exit status: 0 success; 1 the connection, the handshake, the verification
 or the host-name check failed (with ``--verify`` a failed check sends
@@ -52,7 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="if the chain or the host name does not verify, send nothing and exit 1 "
         "(with no --cafile/--capath: the system's trust store)",
     )
-    parser.add_argument("--hostname", metavar="NAME", help="the name the certificate must be valid for (default: HOST)")
+    parser.add_argument(
+        "--hostname",
+        metavar="NAME",
+        help="the server's name: sent as SNI (not for an IP address) and checked against the certificate (default: HOST)",
+    )
+    parser.add_argument(
+        "--alpn",
+        metavar="PROTOCOLS",
+        help="application protocols to offer with ALPN, comma separated (such as h2,http/1.1)",
+    )
     parser.add_argument("--send", metavar="TEXT", help="text to send (default: standard input, when it is not a terminal)")
     parser.add_argument(
         "--timeout",
@@ -109,6 +127,53 @@ class _Output:
             self._last = chunk[-1:]
 
 
+def _alpn(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    protocols = [p.strip() for p in text.split(",") if p.strip()]
+    if not protocols:
+        raise _util.UsageError(f"--alpn {text!r}: name at least one protocol, such as h2,http/1.1")
+    return protocols
+
+
+def _client_context(tls_c: _util.TLSClasses, args: argparse.Namespace, built: tuple[Any, str] | None) -> tuple[Any, bool]:
+    """The CLIENT context, and whether it verifies during the handshake."""
+    from nettls.interfaces import IProtocolNegotiation, IServerName, IVerifyOnConnect
+
+    ctx = tls_c.TLSContext(tls_c.TLSContext.CLIENT)
+    protocols = _alpn(args.alpn)
+    if protocols:
+        if not IProtocolNegotiation.providedBy(ctx):
+            raise _util.UsageError(f"--alpn: component {tls_c.name} does not provide ALPN (IProtocolNegotiation)")
+        try:
+            ctx.setApplicationProtocols(protocols)
+        except (TypeError, ValueError) as exc:
+            raise _util.UsageError(f"--alpn: {_util.one_line(exc)}") from None
+    one_step = bool(
+        args.verify and built is not None and IVerifyOnConnect.providedBy(ctx) and IServerName.implementedBy(tls_c.TLS)
+    )
+    if one_step:
+        assert built is not None
+        ctx.setVerifyOnConnect(built[0], checkHostName=True)
+    return ctx, one_step
+
+
+def _server_name(session: Any, name: str) -> str:
+    """Give the session its server name (SNI); a line saying what was sent."""
+    from nettls.interfaces import IServerName
+
+    if not IServerName.providedBy(session):
+        return "Server name: not sent (the component has no SNI support)"
+    try:
+        session.setServerName(name)
+    except ValueError as exc:
+        raise _util.UsageError(f"--hostname {name!r}: {_util.one_line(exc)}") from None
+    sent = session.getServerName()
+    if _util.is_address(name):
+        return f"Server name: {sent} (an address: no SNI sent)"
+    return f"Server name (SNI): {sent}"
+
+
 def run(args: argparse.Namespace) -> int:
     from nettls.interfaces import ITimeout, TLSError, TLSTimeoutError
 
@@ -116,9 +181,11 @@ def run(args: argparse.Namespace) -> int:
     tcp_c = _util.tcp_classes(args.tcp_component)
     host, port = _util.parse_endpoint(args.endpoint)
     built = _util.build_store(tls_c.TLSCertStore, args.cafile, args.capath, system=args.verify)
+    ctx, one_step = _client_context(tls_c, args, built)
     payload = _payload(args)
     out = _Output(args.quiet)
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    name = args.hostname or host
 
     sock = tcp_c.TCPSocket()
     if ITimeout.providedBy(sock):
@@ -131,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
     remote = sock.getRemoteEndpoint()
     out.line(f"Connected to {where}" + (f" ({remote.address})" if remote and remote.address != host else "") + f" over {tcp_c.name}")
 
-    session = tls_c.TLS(tls_c.TLSContext(tls_c.TLSContext.CLIENT))
+    session = tls_c.TLS(ctx)
     try:
+        out.line(_server_name(session, name))
         try:
             started = time.perf_counter()
             status = session.connect(sock)
@@ -140,14 +208,35 @@ def run(args: argparse.Namespace) -> int:
         except TLSTimeoutError:
             raise _util.CheckFailed(f"TLS handshake with {where} timed out after {args.connect_timeout:g} s") from None
         except TLSError as exc:
+            if one_step:
+                _refused(out, session, built, name, tls_c.name)
             text = _util.error_text(exc)
             raise _util.CheckFailed(f"{where}: {text}" if "handshake" in text else f"TLS handshake with {where} failed: {text}") from None
         if status != session.OK:
             reason = _util.failure_reason(session, f"connect() returned {status}")
             raise _util.CheckFailed(f"TLS handshake with {where} failed: {reason}")
-        return _after_handshake(args, out, session, sock, tcp_c, built, host, payload, elapsed, tls_c.name)
+        return _after_handshake(args, out, session, sock, tcp_c, built, name, payload, elapsed, tls_c.name, one_step)
     finally:
         sock.disconnect()
+
+
+def _refused(out: _Output, session: Any, built: tuple[Any, str] | None, name: str, component: str) -> None:
+    """The handshake failed with verification on: if the verification is what
+    failed, report the chain and both checks, and raise CheckFailed."""
+    from nettls.interfaces import IVerifyResult, VerifyStatus
+
+    result = session.getVerifyResult() if IVerifyResult.providedBy(session) else None
+    if result is None or result.status != VerifyStatus.FAIL:
+        return  # another handshake failure: the caller reports it
+    reason = _util.one_line(result.failedReason or "no reason given")
+    out.line(f"TLS handshake: FAIL: the server's certificate was refused during the handshake (component {component}): {reason}")
+    chain = session.getPeerCertChain()
+    problem = _report_checks(out, session, chain, built, name)
+    out.line("Not sending anything: the peer did not verify (--verify)")
+    if problem is None:  # the handshake's TLS profile refused what the purpose-free check accepts
+        problem = f"verification failed: {reason}"
+        out.line(f"Verification: FAIL: {reason}")
+    raise _util.CheckFailed(problem)
 
 
 def _after_handshake(
@@ -157,55 +246,23 @@ def _after_handshake(
     sock: Any,
     tcp_c: _util.TCPClasses,
     built: tuple[Any, str] | None,
-    host: str,
+    name: str,
     payload: bytes,
     elapsed: float,
     component: str,
+    one_step: bool,
 ) -> int:
-    from nettls.interfaces import TLSError, VerifyStatus
+    from nettls.interfaces import INegotiatedProtocol, TLSError
 
     protocol, cipher = _util.session_info(session)
-    out.line(f"TLS handshake: OK in {elapsed * 1000:.1f} ms (component {component})")
+    checked = "; chain and host name verified during the handshake" if one_step else ""
+    out.line(f"TLS handshake: OK in {elapsed * 1000:.1f} ms (component {component}){checked}")
     out.line(f"Protocol: {protocol}")
     out.line(f"Cipher:   {cipher}")
-
-    chain = session.getPeerCertChain()
-    out.line(f"Peer certificate chain ({len(chain)} certificate{'s' if len(chain) != 1 else ''}):")
-    for i, pem in enumerate(chain):
-        for text in _util.certificate_lines(pem, label=f"{i} ", indent="  "):
-            out.line(text)
-
-    problem: str | None = None
-    if built is None:
-        out.line("Verification: not checked (no --cafile or --capath given)")
-        out.line("Host name: not checked")
-    elif not chain:
-        problem = "the server sent no certificate"
-        out.line(f"Verification: FAIL: {problem}")
-        out.line("Host name: not checked")
-    else:
-        store, trusted = built
-        result = session.verifyCertificate(store, chain[0], chain[1:] or None)
-        if result.status == VerifyStatus.OK:
-            out.line(f"Verification: OK (against {trusted})")
-        else:
-            problem = f"verification failed: {_util.one_line(result.failedReason or 'no reason given')}"
-            out.line(f"Verification: FAIL: {_util.one_line(result.failedReason or 'no reason given')} (against {trusted})")
-            if result.failedCertificate:
-                try:
-                    out.line(f"  failed certificate: {_util.describe_certificate(result.failedCertificate).subject}")
-                except ValueError:
-                    pass
-        name = args.hostname or host
-        try:
-            mismatch = _util.check_host_name(chain[0], name)
-        except ValueError as exc:
-            mismatch = f"the server's certificate does not parse: {_util.one_line(exc)}"
-        if mismatch is None:
-            out.line(f"Host name: OK ({name})")
-        else:
-            out.line(f"Host name: FAIL: {mismatch}")
-            problem = problem or f"host name check failed: {mismatch}"
+    if args.alpn is not None:
+        chosen = session.getApplicationProtocol() if INegotiatedProtocol.providedBy(session) else _util.UNKNOWN
+        out.line(f"ALPN:     {chosen or 'none selected'}")
+    problem = _report_checks(out, session, session.getPeerCertChain(), built, name)
 
     if problem is not None and args.verify:
         out.line("Not sending anything: the peer did not verify (--verify)")
@@ -224,6 +281,49 @@ def _after_handshake(
     if problem is not None:
         raise _util.CheckFailed(problem)
     return _util.EXIT_OK
+
+
+def _report_checks(out: _Output, session: Any, chain: list[str], built: tuple[Any, str] | None, name: str) -> str | None:
+    """Print the peer's chain, its verification and the host-name check;
+    return the first problem found, or None."""
+    from nettls.interfaces import VerifyStatus
+
+    out.line(f"Peer certificate chain ({len(chain)} certificate{'s' if len(chain) != 1 else ''}):")
+    for i, pem in enumerate(chain):
+        for text in _util.certificate_lines(pem, label=f"{i} ", indent="  "):
+            out.line(text)
+    if built is None:
+        out.line("Verification: not checked (no --cafile or --capath given)")
+        out.line("Host name: not checked")
+        return None
+    if not chain:
+        out.line("Verification: FAIL: the server sent no certificate")
+        out.line("Host name: not checked")
+        return "the server sent no certificate"
+    problem: str | None = None
+    store, trusted = built
+    result = session.verifyCertificate(store, chain[0], chain[1:] or None)
+    if result.status == VerifyStatus.OK:
+        out.line(f"Verification: OK (against {trusted})")
+    else:
+        reason = _util.one_line(result.failedReason or "no reason given")
+        problem = f"verification failed: {reason}"
+        out.line(f"Verification: FAIL: {reason} (against {trusted})")
+        if result.failedCertificate:
+            try:
+                out.line(f"  failed certificate: {_util.describe_certificate(result.failedCertificate).subject}")
+            except ValueError:
+                pass
+    try:
+        mismatch = _util.check_host_name(chain[0], name)
+    except ValueError as exc:
+        mismatch = f"the server's certificate does not parse: {_util.one_line(exc)}"
+    if mismatch is None:
+        out.line(f"Host name: OK ({name})")
+    else:
+        out.line(f"Host name: FAIL: {mismatch}")
+        problem = problem or f"host name check failed: {mismatch}"
+    return problem
 
 
 def _receive(session: Any, sock: Any, tcp_c: _util.TCPClasses, idle: float, write: Callable[[bytes], None]) -> str:

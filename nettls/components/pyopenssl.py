@@ -25,23 +25,48 @@ repeats it, so a truncated stream stays a truncation on every read (as
 key from memory. ``verifyCertificate`` runs OpenSSL's own
 ``X509_verify_cert`` through ``X509StoreContext``, with no purpose set,
 as Dana does.
+
+Extensions (``nettls.interfaces.tlsext``). Per-connection state lives on
+the engine, which the ``Connection`` points back to (a weak reference as
+its app data), so the context-wide callbacks find it:
+
+- ALPN: ``set_alpn_protos`` on a client, a select callback that picks in
+  the server's own order on a server;
+- minimum version: ``set_min_proto_version``;
+- client certificates and verification on connect: ``set_verify`` with
+  VERIFY_PEER (plus FAIL_IF_NO_PEER_CERT to require) over the context's
+  ``X509Store``; OpenSSL verifies the chain, and the verify callback notes
+  the first failure and, at the leaf, checks the host name with
+  ``nettls.hostname.check_host_name`` (pyOpenSSL has no host-name setting);
+- SNI: ``set_tlsext_host_name`` on a client; on a server
+  ``get_servername()``, and a servername callback that switches the
+  connection to the native context of the certificate chosen by name;
+- resumption: ``get_session``/``set_session``; a client's info callback
+  notes when a session ticket arrived (TLS 1.3 sends them after the
+  handshake), and ``SSL_session_reused`` says whether a handshake resumed.
+  OpenSSL makes a session unresumable when its connection is freed without
+  close_notify; an engine whose session was handed out marks a quiet
+  shutdown before it goes, as ``ssl`` does by copying the session.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import weakref
+from typing import Any, Callable
 
 import OpenSSL
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
-from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.hostname import ServerName, check_host_name
+from nettls.interfaces import CertificateError, ClientCertificateConstants, VerifyStatus
 from nettls.interfaces.component import Component
 
-from ._common.config import BaseCertStore, BaseTLSContext, ContextConfig
+from ._common.config import BaseTLSContext, ContextConfig
+from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
 from ._common.pem import certificate_pem, parse_certificate, parse_private_key
-from ._common.session import RECORD_PLAINTEXT, EngineEOF, EngineError, TLSSession
+from ._common.session import RECORD_PLAINTEXT, EngineEOF, EngineError
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "native_context"]
 
@@ -61,6 +86,41 @@ OUTPUT_CHUNK = 65536
 UNEXPECTED_EOF = "unexpected eof while reading"
 
 LIBRARY = f"pyOpenSSL {OpenSSL.__version__} on {SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}"
+#: The floor of each IMinimumVersion setting.
+_TLS_VERSIONS = {"TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+#: The session id context of every server context: OpenSSL refuses to resume
+#: a session on a server that verifies clients unless one is set.
+SESSION_ID_CONTEXT = b"nettls"
+#: The client states (``get_state_string``) the info callback watches.
+_TICKET_STATE = b"SSLv3/TLS read server session ticket"
+_CERTIFICATE_STATE = b"SSLv3/TLS read server certificate"
+
+
+def _openssl_lib() -> Any:
+    """pyOpenSSL's binding of OpenSSL (private to pyOpenSSL): for the two
+    calls it has no public form of. None where it cannot be had."""
+    try:
+        from OpenSSL._util import ffi, lib
+    except ImportError:
+        return None, None
+    return ffi, lib
+
+
+_FFI, _LIB = _openssl_lib()
+#: SSL_session_reused; None if the binding lacks it (then a client tells a
+#: resumed handshake by the server certificate it did not read).
+_SESSION_REUSED: Callable[[Any], int] | None = getattr(_LIB, "SSL_session_reused", None)
+
+
+def _verify_error(errno: int) -> str:
+    """OpenSSL's text for an X509_V_ERR code."""
+    text = getattr(_LIB, "X509_verify_cert_error_string", None)
+    if text is not None and _FFI is not None:
+        try:
+            return str(_FFI.string(text(errno)).decode("ascii", "replace"))
+        except Exception:  # fall through to the number
+            pass
+    return f"certificate verify error {errno}"
 
 
 def _reason(exc: SSL.Error) -> str:
@@ -89,17 +149,89 @@ def _reason(exc: SSL.Error) -> str:
 class PyOpenSSLEngine:
     """The engine protocol on an ``SSL.Connection`` over memory BIOs."""
 
-    __slots__ = ("_conn", "_server", "_fault")
+    __slots__ = (
+        "_conn",
+        "_server",
+        "_fault",
+        "_verify_failure",
+        "_check_name",
+        "_name_checked",
+        "_ticket",
+        "_read_certificate",
+        "_handed_out",
+        "__weakref__",
+    )
 
-    def __init__(self, ctx: SSL.Context, server: bool) -> None:
+    def __init__(
+        self,
+        ctx: SSL.Context,
+        server: bool,
+        server_name: ServerName | None = None,
+        session: Any = None,
+        verify_host_name: bool = False,
+    ) -> None:
         conn = SSL.Connection(ctx, None)
+        conn.set_app_data(weakref.ref(self))  # for the context-wide callbacks
+        self._verify_failure: VerifyStatus | None = None
+        self._check_name: str | None = None
+        self._name_checked = False
+        self._ticket = False
+        self._read_certificate = False
+        self._handed_out = False
         if server:
             conn.set_accept_state()
         else:
             conn.set_connect_state()
+            if server_name is not None:
+                if server_name.sni is not None:
+                    conn.set_tlsext_host_name(server_name.sni.encode("ascii"))
+                if verify_host_name:
+                    self._check_name = server_name.text
+            if session is not None:
+                try:
+                    conn.set_session(session)
+                except ValueError:  # from a native context since rebuilt: a full handshake
+                    pass
         self._conn = conn
         self._server = server
         self._fault: EngineError | None = None
+
+    def __del__(self) -> None:
+        if self._handed_out:
+            try:  # keep the handed-out session resumable (see the module docstring)
+                self._conn.set_shutdown(SSL.SENT_SHUTDOWN | SSL.RECEIVED_SHUTDOWN)
+            except Exception:
+                pass
+
+    # -- callbacks (from the context-wide callbacks of native_context) ------------------------
+
+    def _on_verify(self, cert: crypto.X509, errno: int, depth: int, ok: bool) -> bool:
+        """OpenSSL's verdict on one certificate; a host-name check at the leaf."""
+        if not ok:
+            if self._verify_failure is None:
+                crypto_cert = cert.to_cryptography()
+                subject = crypto_cert.subject.rfc4514_string() or "<empty subject>"
+                self._verify_failure = VerifyStatus(
+                    VerifyStatus.FAIL, certificate_pem(crypto_cert), f"{_verify_error(errno)} (depth {depth}: {subject})"
+                )
+            return False
+        if depth == 0 and self._check_name is not None and not self._name_checked:
+            self._name_checked = True
+            crypto_cert = cert.to_cryptography()
+            reason = check_host_name(crypto_cert, self._check_name)
+            if reason is not None:
+                self._verify_failure = VerifyStatus(
+                    VerifyStatus.FAIL, certificate_pem(crypto_cert), f"host name mismatch: {reason}"
+                )
+                return False
+        return True
+
+    def _on_info(self) -> None:
+        state = self._conn.get_state_string()
+        if state == _TICKET_STATE:
+            self._ticket = True
+        elif state == _CERTIFICATE_STATE:
+            self._read_certificate = True
 
     def _error(self, exc: SSL.Error, handshaking: bool = False) -> EngineError:
         """The engine error for ``exc``; the caller raises it ``from exc``."""
@@ -127,7 +259,10 @@ class PyOpenSSLEngine:
         except SSL.WantReadError:
             return False
         except SSL.Error as exc:
-            raise self._error(exc, handshaking=True) from exc
+            err = self._error(exc, handshaking=True)
+            if self._verify_failure is not None and self._verify_failure.failedReason:
+                err = EngineError(f"{err}: {self._verify_failure.failedReason}")
+            raise err from exc
 
     def read(self, n: int) -> bytes | None:
         try:
@@ -206,12 +341,109 @@ class PyOpenSSLEngine:
     def cipher(self) -> str | None:
         return self._conn.get_cipher_name()
 
+    # -- ExtendedEngine -----------------------------------------------------------------
+
+    def server_name(self) -> str | None:
+        if not self._server:
+            name = self._conn.get_servername()
+            return name.decode("ascii", "replace") if name else self._check_name
+        name = self._conn.get_servername()
+        return name.decode("ascii", "replace") if name else None
+
+    def alpn(self) -> str | None:
+        chosen = self._conn.get_alpn_proto_negotiated()
+        return chosen.decode("ascii", "replace") if chosen else None
+
+    def resumed(self) -> bool:
+        if _SESSION_REUSED is not None:
+            return bool(_SESSION_REUSED(self._conn._ssl))
+        return not self._server and not self._read_certificate
+
+    def session(self) -> Any:
+        if self._server:
+            return None
+        # TLS 1.3 tickets follow the handshake; TLS 1.2 resumes at once.
+        if self._conn.get_protocol_version_name() == "TLSv1.3" and not self._ticket:
+            return None
+        session = self._conn.get_session()
+        if session is not None:
+            self._handed_out = True
+        return session
+
+    def verify_failure(self) -> VerifyStatus | None:
+        return self._verify_failure
+
+
+def _engine_of(conn: SSL.Connection) -> PyOpenSSLEngine | None:
+    ref = conn.get_app_data()
+    engine = ref() if isinstance(ref, weakref.ref) else None
+    return engine if isinstance(engine, PyOpenSSLEngine) else None
+
+
+def _verify_callback(conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok: int) -> bool:
+    """The verify callback of every verifying context: OpenSSL's verdict,
+    noted on the engine, plus the host-name check. Never raises (pyOpenSSL
+    would re-raise it from the handshake as a foreign exception)."""
+    try:
+        engine = _engine_of(conn)
+        if engine is None:
+            return bool(ok)
+        return engine._on_verify(cert, errno, depth, bool(ok))
+    except Exception:
+        return False
+
+
+def _client_info_callback(conn: SSL.Connection, _where: int, _ret: int) -> None:
+    try:
+        engine = _engine_of(conn)
+        if engine is not None:
+            engine._on_info()
+    except Exception:  # an observer only: never let it disturb the handshake
+        pass
+
+
+def _alpn_selector(protocols: tuple[str, ...]) -> Callable[[SSL.Connection, list[bytes]], Any]:
+    """A server's ALPN choice: the first of its own protocols the client offered."""
+    wanted = [p.encode("ascii") for p in protocols]
+
+    def select(_conn: SSL.Connection, offered: list[bytes]) -> Any:
+        for protocol in wanted:
+            if protocol in offered:
+                return protocol
+        return SSL.NO_OVERLAPPING_PROTOCOLS  # no protocol selected; the handshake goes on
+
+    return select
+
+
+def _name_selector(config: ContextConfig) -> Callable[[SSL.Connection], None]:
+    """A server's servername callback: the certificate chosen by the client's name."""
+
+    def on_server_name(conn: SSL.Connection) -> None:
+        try:
+            raw = conn.get_servername()
+            entry = select_name_certificate(config, raw.decode("ascii", "replace") if raw else None)
+            if entry is not None:
+                conn.set_context(native_context(config.for_name(entry)))
+        except Exception:  # an unusable entry was refused when set; the default certificate serves
+            pass
+
+    return on_server_name
+
+
+def _trust(ctx: SSL.Context, pems: tuple[str, ...]) -> None:
+    store = ctx.get_cert_store()
+    if store is None:
+        raise CertificateError("OpenSSL gave the context no certificate store")
+    for pem in pems:
+        store.add_cert(crypto.X509.from_cryptography(parse_certificate(pem, "trusted certificate")))
+
 
 @functools.lru_cache(maxsize=64)
 def native_context(config: ContextConfig) -> SSL.Context:
     """An ``SSL.Context`` for ``config``, built once per configuration."""
     ctx = SSL.Context(SSL.TLS_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)  # TLS 1.0/1.1 are broken and deprecated
+    # TLS 1.0/1.1 are broken and deprecated; IMinimumVersion may raise the floor to 1.3.
+    ctx.set_min_proto_version(_TLS_VERSIONS[config.minimumVersion])
     ctx.set_max_proto_version(0)  # up to the newest the library has: TLS 1.3 on
     # OpenSSL's interoperability workarounds, less the empty-fragment one, exactly as Python's ssl:
     ctx.set_options(SSL.OP_ALL & ~SSL.OP_DONT_INSERT_EMPTY_FRAGMENTS)
@@ -233,6 +465,26 @@ def native_context(config: ContextConfig) -> SSL.Context:
             raise CertificateError(f"the certificate and key were refused by OpenSSL: {_reason(exc)}") from exc
         except (TypeError, ValueError) as exc:  # a key type pyOpenSSL cannot take
             raise CertificateError(f"the certificate and key were refused by pyOpenSSL: {exc}") from exc
+    if config.server:
+        ctx.set_session_id(SESSION_ID_CONTEXT)
+        if config.applicationProtocols:
+            ctx.set_alpn_select_callback(_alpn_selector(config.applicationProtocols))
+        if config.nameCertificates:
+            ctx.set_tlsext_servername_callback(_name_selector(config))
+        policy = config.clientCertificatePolicy
+        if policy != ClientCertificateConstants.CLIENT_CERT_NONE:
+            _trust(ctx, config.clientCertificateTrust)
+            mode = SSL.VERIFY_PEER
+            if policy == ClientCertificateConstants.CLIENT_CERT_REQUIRE:
+                mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+            ctx.set_verify(mode, _verify_callback)
+    else:
+        ctx.set_info_callback(_client_info_callback)  # session tickets, for resumption
+        if config.applicationProtocols:
+            ctx.set_alpn_protos([p.encode("ascii") for p in config.applicationProtocols])
+        if config.verifyTrust is not None:  # verification on connect (IVerifyOnConnect)
+            _trust(ctx, config.verifyTrust)
+            ctx.set_verify(SSL.VERIFY_PEER, _verify_callback)
     return ctx
 
 
@@ -260,21 +512,27 @@ def verify_chain(roots: tuple[str, ...], leaf: x509.Certificate, chain: list[x50
     return VerifyStatus(VerifyStatus.OK)
 
 
-class TLSContext(BaseTLSContext):
-    """``net.TLSContext`` for the pyopenssl component; see ``ITLSContext``."""
+class TLSContext(ExtendedTLSContext):
+    """``net.TLSContext`` for the pyopenssl component; see ``ITLSContext`` and
+    the context extensions (``nettls.interfaces.tlsext``)."""
 
     def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
         super().setCertificate(cert, key)
         native_context(self._config)  # surface OpenSSL's own refusal here, not at accept()
         return True
 
+    def _check_native(self, config: ContextConfig) -> None:
+        native_context(config)
+        for entry in config.nameCertificates:
+            native_context(config.for_name(entry))
 
-class TLSCertStore(BaseCertStore):
-    """``net.TLSCertStore`` for the pyopenssl component; see ``ITLSCertStore``."""
+
+class TLSCertStore(ExtendedCertStore):
+    """``net.TLSCertStore`` for the pyopenssl component; see ``ITLSCertStore`` and ``ISystemTrust``."""
 
 
-class TLS(TLSSession):
-    """``net.TLS`` on ``OpenSSL.SSL.Connection``; see ``ITLS``."""
+class TLS(ExtendedTLSSession):
+    """``net.TLS`` on ``OpenSSL.SSL.Connection``; see ``ITLS`` and the session extensions."""
 
     component = "pyopenssl"
 
@@ -282,7 +540,8 @@ class TLS(TLSSession):
         return native_context(config)
 
     def _make_engine(self, native: SSL.Context, server: bool) -> PyOpenSSLEngine:
-        return PyOpenSSLEngine(native, server)
+        name, session = self._engine_options()
+        return PyOpenSSLEngine(native, server, name, session, verify_host_name=self._config.verifyHostName)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)

@@ -10,6 +10,18 @@ server makes a session per connection), and verifies chains with
 ``cryptography``'s verifier, since ``ssl`` has no stand-alone one.
 ``ssl`` reads keys only from files: they go through ``private_file`` (a
 memory file on Linux, never a file on disk).
+
+Extensions (``nettls.interfaces.tlsext``), all in ``ssl`` itself: ALPN by
+``set_alpn_protocols`` (a server picks in its own order); the minimum
+version by ``minimum_version``; client certificates by ``verify_mode``
+(CERT_OPTIONAL / CERT_REQUIRED) over ``load_verify_locations(cadata=)``;
+verification on connect by CERT_REQUIRED and ``check_hostname`` (OpenSSL's
+own chain and host-name checks, during the handshake); SNI by
+``server_hostname`` on the client and ``sni_callback`` on the server, which
+records the name the client sent and switches the ``SSLObject`` to the
+native context of the certificate chosen for it; resumption by
+``SSLObject.session`` / ``session_reused`` (``ssl`` hands out a copy of
+the session, so it stays resumable whatever becomes of this connection).
 """
 
 from __future__ import annotations
@@ -19,12 +31,14 @@ import ssl
 from types import ModuleType
 from typing import Any, ClassVar
 
-from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.hostname import ServerName
+from nettls.interfaces import CertificateError, ClientCertificateConstants, VerifyStatus
 from nettls.interfaces.component import Component
 
-from ._common.config import BaseCertStore, BaseTLSContext, ContextConfig
-from ._common.pem import private_file
-from ._common.session import EngineEOF, EngineError, TLSSession
+from ._common.config import BaseTLSContext, ContextConfig
+from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
+from ._common.pem import der_to_pem, private_file
+from ._common.session import EngineEOF, EngineError
 from ._x509verify import verify_chain
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT"]
@@ -33,8 +47,17 @@ __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT"]
 CIPHERS_ALL = "ALL:!aNULL:!eNULL:!PSK:!SRP"
 
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH:
+#: failures whose certificate at fault is the leaf.
+_NAME_MISMATCH = (62, 64)
+_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
 def _reason(exc: ssl.SSLError) -> str:
     """A readable reason from an ``ssl.SSLError``: OpenSSL's reason, in words."""
+    verify = getattr(exc, "verify_message", None)
+    if verify:  # an SSLCertVerificationError: say which check failed
+        return f"certificate verify failed: {verify}"
     code = getattr(exc, "reason", None)
     if code:
         library = getattr(exc, "library", None)
@@ -52,7 +75,8 @@ def native_context(config: ContextConfig) -> ssl.SSLContext:
         # connect() does not authenticate (Dana): verifyCertificate() does.
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.0/1.1 are broken and deprecated
+    # TLS 1.0/1.1 are broken and deprecated; IMinimumVersion may raise the floor to 1.3.
+    ctx.minimum_version = _TLS_VERSIONS[config.minimumVersion]
     ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED  # TLS 1.3 on
     ctx.options |= ssl.OP_NO_COMPRESSION  # CRIME
     ctx.options |= ssl.OP_NO_RENEGOTIATION  # renegotiation attacks and DoS
@@ -64,7 +88,45 @@ def native_context(config: ContextConfig) -> ssl.SSLContext:
                 ctx.load_cert_chain(path)
             except ssl.SSLError as exc:
                 raise CertificateError(f"the certificate and key were refused by ssl: {_reason(exc)}") from exc
+    if config.applicationProtocols:
+        ctx.set_alpn_protocols(list(config.applicationProtocols))  # a server picks in its own order
+    if server:
+        policy = config.clientCertificatePolicy
+        if policy != ClientCertificateConstants.CLIENT_CERT_NONE:
+            require = policy == ClientCertificateConstants.CLIENT_CERT_REQUIRE
+            ctx.verify_mode = ssl.CERT_REQUIRED if require else ssl.CERT_OPTIONAL
+            _trust(ctx, config.clientCertificateTrust)
+        ctx.sni_callback = _server_name_callback(config)
+    elif config.verifyTrust is not None:
+        ctx.verify_mode = ssl.CERT_REQUIRED  # verification on connect (IVerifyOnConnect)
+        _trust(ctx, config.verifyTrust)
+        ctx.hostname_checks_common_name = False  # RFC 6125: subject alternative names only
+        ctx.check_hostname = config.verifyHostName
     return ctx
+
+
+def _trust(ctx: ssl.SSLContext, pems: tuple[str, ...]) -> None:
+    try:
+        ctx.load_verify_locations(cadata="".join(pems))
+    except ssl.SSLError as exc:
+        raise CertificateError(f"the trusted certificates were refused by ssl: {_reason(exc)}") from exc
+
+
+def _server_name_callback(config: ContextConfig) -> Any:
+    """A server's ``sni_callback``: note the name the client sent on the
+    ``SSLObject`` (``ssl`` has no getter for it) and switch to the native
+    context of the certificate chosen for that name, if any."""
+
+    def on_server_name(sslobj: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
+        sslobj._nettls_server_name = name
+        try:
+            entry = select_name_certificate(config, name)
+            if entry is not None:
+                sslobj.context = native_context(config.for_name(entry))
+        except Exception:  # an unusable entry was refused when set; the default certificate serves
+            pass
+
+    return on_server_name
 
 
 class StdlibEngine:
@@ -74,16 +136,31 @@ class StdlibEngine:
     and the ``SSLError`` family): a subclass sets ``_ssl`` to that module.
     """
 
-    __slots__ = ("_obj", "_in", "_out", "_server")
+    __slots__ = ("_obj", "_in", "_out", "_server", "_verify_failure")
 
     #: The ssl-like module whose MemoryBIO and exceptions this engine uses.
     _ssl: ClassVar[ModuleType] = ssl
 
-    def __init__(self, ctx: ssl.SSLContext, server: bool) -> None:
+    def __init__(
+        self, ctx: ssl.SSLContext, server: bool, server_name: ServerName | None = None, session: Any = None
+    ) -> None:
         self._in = self._ssl.MemoryBIO()
         self._out = self._ssl.MemoryBIO()
         self._server = server
-        self._obj = ctx.wrap_bio(self._in, self._out, server_side=server)
+        self._verify_failure: VerifyStatus | None = None
+        # Keywords only when used, so that an ssl-shaped module without them still serves.
+        options: dict[str, Any] = {}
+        if server_name is not None and not server:
+            options["server_hostname"] = server_name.text  # ssl sends no SNI for an address
+        if session is not None:
+            options["session"] = session
+        try:
+            self._obj = ctx.wrap_bio(self._in, self._out, server_side=server, **options)
+        except ValueError:
+            if options.pop("session", None) is None:
+                raise
+            # The session belongs to a native context since rebuilt: a full handshake.
+            self._obj = ctx.wrap_bio(self._in, self._out, server_side=server, **options)
 
     def handshake(self) -> bool:
         try:
@@ -94,7 +171,20 @@ class StdlibEngine:
         except self._ssl.SSLEOFError as exc:
             raise EngineError(f"the peer closed the connection during the handshake ({_reason(exc)})") from exc
         except self._ssl.SSLError as exc:
+            if getattr(exc, "verify_message", None):
+                self._note_verify_failure(exc)
             raise EngineError(_reason(exc)) from exc
+
+    def _note_verify_failure(self, exc: ssl.SSLError) -> None:
+        code = getattr(exc, "verify_code", None)
+        leaf = None
+        if code in _NAME_MISMATCH:
+            try:
+                ders = self.peer_chain()
+            except Exception:  # no chain to name: the reason says enough
+                ders = []
+            leaf = der_to_pem(ders[0]) if ders else None
+        self._verify_failure = VerifyStatus(VerifyStatus.FAIL, leaf, str(getattr(exc, "verify_message", "")) or _reason(exc))
 
     def read(self, n: int) -> bytes | None:
         try:
@@ -150,7 +240,8 @@ class StdlibEngine:
     def peer_chain(self) -> list[bytes]:
         sslobj = self._obj._sslobj  # type: ignore[attr-defined]
         chain = sslobj.get_unverified_chain() or []
-        ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+        # A server whose client sent no certificate gets [None] from ssl: skip it.
+        ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain if c is not None]  # type: ignore[attr-defined]
         if self._server or not ders:
             # OpenSSL leaves the leaf out of a server's view of the client chain.
             leaf = self._obj.getpeercert(binary_form=True)
@@ -165,22 +256,54 @@ class StdlibEngine:
         info = self._obj.cipher()
         return info[0] if info else None
 
+    # -- ExtendedEngine -----------------------------------------------------------------
 
-class TLSContext(BaseTLSContext):
-    """``net.TLSContext`` for the stdlib component; see ``ITLSContext``."""
+    def server_name(self) -> str | None:
+        if self._server:
+            name: str | None = getattr(self._obj, "_nettls_server_name", None)
+            return name
+        return self._obj.server_hostname
+
+    def alpn(self) -> str | None:
+        return self._obj.selected_alpn_protocol()
+
+    def resumed(self) -> bool:
+        return bool(self._obj.session_reused)
+
+    def session(self) -> Any:
+        session = self._obj.session
+        if session is None:
+            return None
+        # TLS 1.3 tickets follow the handshake; TLS 1.2 resumes by ticket or id.
+        if session.has_ticket or (self._obj.version() == "TLSv1.2" and session.id):
+            return session
+        return None
+
+    def verify_failure(self) -> VerifyStatus | None:
+        return self._verify_failure
+
+
+class TLSContext(ExtendedTLSContext):
+    """``net.TLSContext`` for the stdlib component; see ``ITLSContext`` and the
+    context extensions (``nettls.interfaces.tlsext``)."""
 
     def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
         super().setCertificate(cert, key)
         native_context(self._config)  # surface ssl's own refusal here, not at accept()
         return True
 
+    def _check_native(self, config: ContextConfig) -> None:
+        native_context(config)
+        for entry in config.nameCertificates:
+            native_context(config.for_name(entry))
 
-class TLSCertStore(BaseCertStore):
-    """``net.TLSCertStore`` for the stdlib component; see ``ITLSCertStore``."""
+
+class TLSCertStore(ExtendedCertStore):
+    """``net.TLSCertStore`` for the stdlib component; see ``ITLSCertStore`` and ``ISystemTrust``."""
 
 
-class TLS(TLSSession):
-    """``net.TLS`` on ``ssl.SSLObject``; see ``ITLS``."""
+class TLS(ExtendedTLSSession):
+    """``net.TLS`` on ``ssl.SSLObject``; see ``ITLS`` and the session extensions."""
 
     component = "stdlib"
 
@@ -188,7 +311,8 @@ class TLS(TLSSession):
         return native_context(config)
 
     def _make_engine(self, native: ssl.SSLContext, server: bool) -> StdlibEngine:
-        return StdlibEngine(native, server)
+        name, session = self._engine_options()
+        return StdlibEngine(native, server, name, session)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)

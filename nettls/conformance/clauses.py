@@ -84,6 +84,18 @@ CLAUSES: dict[str, str] = {
     "11.timeout": "setTimeout() bounds blocking calls: TimeoutError (TLSTimeoutError on a session)",
     "11.session-info": "getProtocolVersion(), getCipherSuite(), getFailureReason()",
     "11.alert-delivery": "a failed session has handed its alert to the socket",
+    "11.ext-interfaces": "every TLS extension interface a class declares is implemented (verifyClass, verifyObject)",
+    "11.server-name": "setServerName() sends SNI (never an address); getServerName() on both sides",
+    "11.name-certificates": "a server presents the certificate set for the name the client sent",
+    "11.verify-on-connect": "setVerifyOnConnect: connect() verifies chain and host name in one step, or fails",
+    "11.alpn": "ALPN: a client offers, a server selects in its own order; the choice is read on both sides",
+    "11.minimum-version": "setMinimumVersion: TLSv1.3 refuses TLS 1.2 peers; nothing below TLSv1.2",
+    "11.client-certificates": "a server requests or requires a client certificate, verifies it, sees it",
+    "11.system-trust": "loadSystemTrust fills a store from the system (certifi where it has none)",
+    "11.resumption": "a client resumes an earlier session with its resumption data; isResumed() says so",
+    "11.end-of-stream": "endedCleanly(): close_notify from a truncation or reset",
+    "11.ext-context-any": "a session honours the extension settings of another component's context",
+    "11.ext-interop": "every (server, client) pair: SNI, ALPN, mutual TLS, verification and resumption together",
 }
 
 _ORDER = {cid: i for i, cid in enumerate(CLAUSES)}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import socket as _socket
 import threading
 import time
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import nettls
+from nettls.pki import Issued, issue
 from nettls.interfaces import (
     IServerSocketOptions,
     ITimeout,
@@ -45,7 +47,7 @@ from nettls.interfaces import (
     TLSConstants,
 )
 
-from .pki import PKI, Identity, make_pki
+from .pki import PKI, Credential, Identity, make_pki
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -68,6 +70,7 @@ __all__ = [
     "Driver",
     "TLSPair",
     "Harness",
+    "named_identity",
 ]
 
 #: Seconds any single wait of the suite may take before it counts as a hang.
@@ -141,11 +144,16 @@ class TLSKit:
 
         return cls(component, pick("net.TLS"), pick("net.TLSContext"), pick("net.TLSCertStore"))
 
-    def client_context(self, *, cipher_set: int | None = None) -> Any:
-        """A CLIENT context (no certificate)."""
+    def client_context(self, *, cipher_set: int | None = None, identity: Identity | None = None) -> Any:
+        """A CLIENT context; with ``identity``, presenting its leaf and
+        intermediates as a client certificate (for mutual TLS)."""
         ctx = self.TLSContext(self.TLSContext.CLIENT)
         if cipher_set is not None:
             ctx.setCipherSet(cipher_set)
+        if identity is not None:
+            ctx.setCertificate(identity.cert_pem, identity.key_pem())
+            if identity.intermediates:
+                ctx.setCertificateChain(identity.chain_pems)
         return ctx
 
     def server_context(
@@ -782,6 +790,35 @@ class TLSPair:
         )
         return self.results
 
+    def try_handshake(self, grace: float = 1.0) -> tuple[Any, Any]:
+        """A handshake that may fail on either side: returns ``(server,
+        client)`` outcomes, each OK, FAIL or (blocking) the TLSError raised.
+
+        A side whose peer failed may take ``grace`` seconds to notice; it is
+        waited for at most that long (blocking: its socket is disconnected
+        then, which ends its call)."""
+
+        def outcome(call: Callable[[], int]) -> Any:
+            try:
+                return call()
+            except nettls.TLSError as exc:
+                return exc
+
+        if self.mode == NONBLOCKING:
+            assert self.driver is not None
+            sep = self.driver.add(self.server, self.server_socket, name="server", data="server")
+            cep = self.driver.add(self.client, self.client_socket, name="client", data="client")
+            self.results = self.driver.handshake(sep, cep, grace=grace)
+            return self.results
+        bg = Background(outcome, lambda: self.server.accept(self.server_socket), name="server accept()")
+        client = outcome(lambda: self.client.connect(self.client_socket))
+        try:
+            server = bg.join(grace if client != OK else DEFAULT_TIMEOUT)
+        except TimeoutError:
+            _quietly(self.server_socket.disconnect)
+            server = bg.join()
+        return server, client
+
     def transfer(self, sender: str, data: bytes, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         """Send ``data`` from ``sender`` ("server" or "client"); return what
         the other side received (all of it, unless its stream ended)."""
@@ -911,3 +948,23 @@ class Harness:
                     f"expected {status_name(expect)}"
                 )
         return pair
+
+
+@functools.lru_cache(maxsize=32)
+def named_identity(
+    pki: PKI, names: tuple[str, ...], *, common_name: str | None = None, client_auth: bool = False, server_auth: bool = True
+) -> Identity:
+    """A leaf for ``names`` (DNS names, wildcards, IP addresses; none for a
+    certificate without subject alternative names) under ``pki``'s EC
+    intermediate, with ``pki.ec``'s root: for the host-name, SNI and
+    client-certificate clauses. Made once per arguments."""
+    inter = pki.ec.intermediates[0]
+    issued = issue(
+        common_name or (names[0] if names else "nettls named leaf"),
+        issuer=Issued(inter.cert, inter.key),
+        key=pki.ec.leaf.key,
+        names=names,
+        server_auth=server_auth,
+        client_auth=client_auth,
+    )
+    return Identity(Credential(issued.cert, issued.key), pki.ec.intermediates, pki.ec.root)  # type: ignore[arg-type]

@@ -2,19 +2,55 @@
 
 Never extra methods on the spec interfaces (SPEC section 1): a component
 provides these alongside, and callers check with ``IFoo.providedBy(obj)``.
-Every built-in component provides all of them.
+Every built-in component provides all of them. The TLS extensions beyond
+SPEC section 11 (host names, SNI, ALPN, client certificates, system trust,
+minimum version, resumption, end of stream) are in ``tlsext.py`` and
+re-exported here; ``EXTENSION_INTERFACES`` names every extension interface.
 """
 
 from __future__ import annotations
 
 from zope.interface import Interface
+from zope.interface.interface import InterfaceClass
+
+from .tlsext import (
+    TLS_VERSIONS,
+    ClientCertificateConstants,
+    IClientCertificates,
+    IEndOfStream,
+    IMinimumVersion,
+    INegotiatedProtocol,
+    IProtocolNegotiation,
+    IResumption,
+    IServerName,
+    IServerNameCertificates,
+    ISystemTrust,
+    IVerifyOnConnect,
+    IVerifyResult,
+    NameCertificate,
+)
 
 __all__ = [
+    "EXTENSION_INTERFACES",
     "ISelectable",
     "IServerSocketOptions",
     "IHalfClose",
     "ITimeout",
     "ISessionInfo",
+    "IProtocolNegotiation",
+    "IMinimumVersion",
+    "IClientCertificates",
+    "IServerNameCertificates",
+    "IVerifyOnConnect",
+    "ISystemTrust",
+    "IServerName",
+    "INegotiatedProtocol",
+    "IVerifyResult",
+    "IResumption",
+    "IEndOfStream",
+    "ClientCertificateConstants",
+    "NameCertificate",
+    "TLS_VERSIONS",
 ]
 
 
@@ -67,3 +103,28 @@ class ISessionInfo(Interface):
 
     def getFailureReason():
         """The reason behind the last FAIL or TLSError, or None."""
+
+
+#: Every extension interface, by its Python name (what ``nettls.resolve(...,
+#: provides=[...])`` and ``nettls components`` accept and show).
+EXTENSION_INTERFACES: dict[str, InterfaceClass] = {
+    iface.__name__: iface
+    for iface in (
+        ISelectable,
+        IServerSocketOptions,
+        IHalfClose,
+        ITimeout,
+        ISessionInfo,
+        IServerName,
+        INegotiatedProtocol,
+        IVerifyResult,
+        IResumption,
+        IEndOfStream,
+        IProtocolNegotiation,
+        IMinimumVersion,
+        IClientCertificates,
+        IServerNameCertificates,
+        IVerifyOnConnect,
+        ISystemTrust,
+    )
+}

@@ -4,10 +4,18 @@
 a component subclasses them and adds only how its library's native
 context or store is built from the configuration (SPEC section 8: "a
 session of any component can use a context of any other").
+
+``ContextConfig`` also carries the settings of the context-level extension
+interfaces (``nettls.interfaces.tlsext``: ALPN, minimum version, client
+certificates, certificates by name, verification on connect), each with a
+default that leaves the spec's behaviour unchanged; ``context_config``
+reads them from a context of any component through those interfaces'
+attributes. The methods that set them are in ``extensions.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -15,7 +23,19 @@ from typing import Any, Iterable
 
 from zope.interface import implementer
 
-from nettls.interfaces import CertificateError, ITLSCertStore, ITLSContext, TLSContextConstants
+from nettls.interfaces import (
+    CertificateError,
+    TLSError,
+    IClientCertificates,
+    IMinimumVersion,
+    IProtocolNegotiation,
+    IServerNameCertificates,
+    ITLSCertStore,
+    ITLSContext,
+    IVerifyOnConnect,
+    NameCertificate,
+    TLSContextConstants,
+)
 
 from .pem import (
     certificate_pem,
@@ -30,7 +50,10 @@ __all__ = [
     "ContextConfig",
     "BaseTLSContext",
     "BaseCertStore",
+    "chain_pems",
+    "check_honoured",
     "context_config",
+    "EXTENSION_SETTINGS",
     "store_certificates",
     "verify_inputs",
 ]
@@ -50,10 +73,32 @@ class ContextConfig:
     privateKey: str | None
     chain: tuple[str, ...]
     cipherSet: int
+    # -- extension settings (nettls.interfaces.tlsext); defaults change nothing --
+    #: ALPN protocols, in preference order (IProtocolNegotiation); () is off.
+    applicationProtocols: tuple[str, ...] = ()
+    #: The oldest protocol negotiated (IMinimumVersion).
+    minimumVersion: str = "TLSv1.2"
+    #: CLIENT_CERT_NONE / REQUEST / REQUIRE (IClientCertificates).
+    clientCertificatePolicy: int = 0
+    #: What client certificates are verified against (PEM).
+    clientCertificateTrust: tuple[str, ...] = ()
+    #: Certificates by SNI name (IServerNameCertificates).
+    nameCertificates: tuple[NameCertificate, ...] = ()
+    #: What connect() verifies the server against (IVerifyOnConnect); None is off.
+    verifyTrust: tuple[str, ...] | None = None
+    #: Whether connect() also checks the host name.
+    verifyHostName: bool = False
 
     @property
     def server(self) -> bool:
         return self.mode == TLSContextConstants.SERVER
+
+    def for_name(self, entry: NameCertificate) -> "ContextConfig":
+        """This configuration presenting ``entry``'s certificate instead (what a
+        server switches to when a client asks for that name)."""
+        return dataclasses.replace(
+            self, certificate=entry.certificate, privateKey=entry.privateKey, chain=entry.chain, nameCertificates=()
+        )
 
 
 def context_config(ctx: Any) -> ContextConfig:
@@ -62,7 +107,51 @@ def context_config(ctx: Any) -> ContextConfig:
         return ctx._config
     if not ITLSContext.providedBy(ctx):
         raise TypeError(f"TLS() takes an ITLSContext, not {type(ctx).__name__}")
-    return ContextConfig(ctx.mode, ctx.certificate, ctx.privateKey, tuple(ctx.chain), ctx.cipherSet)
+    extras: dict[str, Any] = {}
+    if IProtocolNegotiation.providedBy(ctx):
+        extras["applicationProtocols"] = tuple(ctx.applicationProtocols)
+    if IMinimumVersion.providedBy(ctx):
+        extras["minimumVersion"] = ctx.minimumVersion
+    if IClientCertificates.providedBy(ctx):
+        extras["clientCertificatePolicy"] = ctx.clientCertificatePolicy
+        extras["clientCertificateTrust"] = tuple(ctx.clientCertificateTrust)
+    if IServerNameCertificates.providedBy(ctx):
+        extras["nameCertificates"] = tuple(
+            e if isinstance(e, NameCertificate) else NameCertificate(e.name, e.certificate, e.privateKey, tuple(e.chain))
+            for e in ctx.nameCertificates
+        )
+    if IVerifyOnConnect.providedBy(ctx):
+        trust = ctx.verifyTrust
+        extras["verifyTrust"] = None if trust is None else tuple(trust)
+        extras["verifyHostName"] = bool(ctx.verifyHostName) and trust is not None
+    return ContextConfig(ctx.mode, ctx.certificate, ctx.privateKey, tuple(ctx.chain), ctx.cipherSet, **extras)
+
+
+#: The extension settings of a ``ContextConfig`` and their defaults (which
+#: leave the spec's behaviour unchanged).
+EXTENSION_SETTINGS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(ContextConfig) if f.default is not dataclasses.MISSING
+}
+
+
+def check_honoured(session: Any, config: ContextConfig) -> None:
+    """TLSError unless ``session``'s class honours every extension setting of
+    ``config`` that differs from its default.
+
+    A session class names the settings it honours in a class attribute
+    ``context_extensions`` (a set of ``ContextConfig`` field names); one
+    that names none honours none. So a session of a component that knows
+    nothing of, say, verification on connect refuses a context that asks
+    for it, rather than connecting unverified.
+    """
+    honoured: frozenset[str] = getattr(type(session), "context_extensions", frozenset())
+    unhonoured = [name for name, default in EXTENSION_SETTINGS.items() if getattr(config, name) != default and name not in honoured]
+    if unhonoured:
+        component = getattr(session, "component", type(session).__name__)
+        raise TLSError(
+            f"a {component} session cannot honour the context's {', '.join(unhonoured)}: "
+            f"use a context without them, or a component whose sessions provide the matching extensions"
+        )
 
 
 def store_certificates(store: Any) -> tuple[str, ...]:
@@ -84,14 +173,7 @@ class BaseTLSContext(TLSContextConstants):
         self._config = ContextConfig(mode, None, None, (), self.CIPHER_DEFAULT)
 
     def _update(self, **changes: Any) -> None:
-        c = self._config
-        self._config = ContextConfig(
-            changes.get("mode", c.mode),
-            changes.get("certificate", c.certificate),
-            changes.get("privateKey", c.privateKey),
-            changes.get("chain", c.chain),
-            changes.get("cipherSet", c.cipherSet),
-        )
+        self._config = dataclasses.replace(self._config, **changes)
 
     @property
     def mode(self) -> int:
@@ -121,17 +203,7 @@ class BaseTLSContext(TLSContextConstants):
         return True
 
     def setCertificateChain(self, chain: Iterable[str | bytes] | str | bytes) -> bool:
-        if isinstance(chain, (str, bytes, bytearray)):
-            items: list[Any] = [chain]
-        else:
-            try:
-                items = list(chain)
-            except TypeError:
-                raise CertificateError(f"certificate chain must be a list of PEM certificates, not {type(chain).__name__}") from None
-        pems: list[str] = []
-        for i, item in enumerate(items):
-            pems.extend(certificate_pem(c) for c in parse_certificates(item, f"chain certificate {i}"))
-        self._update(chain=tuple(pems))
+        self._update(chain=chain_pems(chain))
         return True
 
     def setCipherSet(self, mode: int) -> bool:
@@ -144,6 +216,22 @@ class BaseTLSContext(TLSContextConstants):
         mode = "SERVER" if self._config.server else "CLIENT"
         cert = "with certificate" if self._config.certificate else "no certificate"
         return f"<{type(self).__module__}.{type(self).__qualname__} {mode} {cert}>"
+
+
+def chain_pems(chain: Any) -> tuple[str, ...]:
+    """Canonical PEM of a certificate chain given as PEM text or a list of
+    PEM texts (as ``setCertificateChain`` takes it); CertificateError otherwise."""
+    if isinstance(chain, (str, bytes, bytearray)):
+        items: list[Any] = [chain]
+    else:
+        try:
+            items = list(chain)
+        except TypeError:
+            raise CertificateError(f"certificate chain must be a list of PEM certificates, not {type(chain).__name__}") from None
+    pems: list[str] = []
+    for i, item in enumerate(items):
+        pems.extend(certificate_pem(c) for c in parse_certificates(item, f"chain certificate {i}"))
+    return tuple(pems)
 
 
 def _certificates_in(raw: bytes) -> list[str]:

@@ -1,0 +1,435 @@
+"""The TLS extension interfaces, implemented once for every memory-buffer component.
+
+``ExtendedTLSContext``, ``ExtendedCertStore`` and ``ExtendedTLSSession``
+subclass the spec bases (``BaseTLSContext``, ``BaseCertStore``,
+``TLSSession``) and add the extension interfaces of
+``nettls.interfaces.tlsext``. Components inherit them instead of the bases
+and supply what only their library can do:
+
+- a context's settings are configuration (``ContextConfig``, SPEC 8): the
+  setters here validate and store them; the component's native-context
+  builder honours them, and ``_check_native`` lets it refuse a setting its
+  library refuses, at the call rather than at the next handshake;
+- a session passes its per-connection choices to the component's engine
+  through ``_engine_options()`` (the server name, the session to resume)
+  and reads back what only the engine knows through the ``ExtendedEngine``
+  protocol below.
+
+Nothing here changes the spec's behaviour while no extension is used: every
+default of ``ContextConfig`` is the spec's, and the session's own state
+machine (``TLSSession``) is untouched; the session wraps ``connect()`` and
+``accept()`` only to note that a handshake completed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Protocol
+
+from zope.interface import implementer
+
+from nettls.hostname import ServerName, name_pattern, server_name
+from nettls.interfaces import (
+    TLS_VERSIONS,
+    ClientCertificateConstants,
+    IClientCertificates,
+    IEndOfStream,
+    IMinimumVersion,
+    INegotiatedProtocol,
+    IProtocolNegotiation,
+    IResumption,
+    IServerName,
+    IServerNameCertificates,
+    ISystemTrust,
+    ITLSCertStore,
+    IVerifyOnConnect,
+    IVerifyResult,
+    NameCertificate,
+    TLSError,
+    VerifyStatus,
+)
+
+from .config import EXTENSION_SETTINGS, BaseCertStore, BaseTLSContext, ContextConfig, chain_pems, store_certificates
+from .pem import certificate_pem, check_key_matches, key_pem, parse_certificate, parse_private_key
+from .session import EngineError, State, TLSSession
+from .trust import system_trust
+
+__all__ = [
+    "ExtendedEngine",
+    "ExtendedTLSContext",
+    "ExtendedCertStore",
+    "ExtendedTLSSession",
+    "ResumptionData",
+    "select_name_certificate",
+]
+
+_POLICIES = (
+    ClientCertificateConstants.CLIENT_CERT_NONE,
+    ClientCertificateConstants.CLIENT_CERT_REQUEST,
+    ClientCertificateConstants.CLIENT_CERT_REQUIRE,
+)
+#: RFC 7301: a protocol name is 1 to 255 bytes.
+_MAX_PROTOCOL = 255
+
+
+def _store_pems(store: Any, call: str) -> tuple[str, ...]:
+    if not ITLSCertStore.providedBy(store):
+        raise TypeError(f"{call} takes an ITLSCertStore, not {type(store).__name__}")
+    pems = store_certificates(store)
+    if not pems:
+        raise ValueError(f"{call}: the store is empty, so nothing would be trusted")
+    return pems
+
+
+def select_name_certificate(config: ContextConfig, name: str | None) -> NameCertificate | None:
+    """The entry of ``config.nameCertificates`` a client asking for ``name``
+    gets: an exact name first, then a wildcard; None for the context's own."""
+    if not name or not config.nameCertificates:
+        return None
+    try:
+        wanted = server_name(name)
+    except (TypeError, ValueError):
+        return None
+    if wanted.is_ip:
+        return None
+    for entry in config.nameCertificates:
+        if entry.name == wanted.text:
+            return entry
+    head, _, tail = wanted.text.partition(".")
+    if head and tail:
+        for entry in config.nameCertificates:
+            if entry.name.startswith("*.") and entry.name[2:] == tail:
+                return entry
+    return None
+
+
+# --- contexts ------------------------------------------------------------------------------
+
+
+@implementer(IProtocolNegotiation, IMinimumVersion, IClientCertificates, IServerNameCertificates, IVerifyOnConnect)
+class ExtendedTLSContext(ClientCertificateConstants, BaseTLSContext):
+    """``BaseTLSContext`` with the context-level extensions; see their interfaces."""
+
+    def _check_native(self, config: ContextConfig) -> None:
+        """Build what the component's library needs for ``config``, raising
+        its refusal (CertificateError, ValueError); components override."""
+
+    def _apply(self, **changes: Any) -> None:
+        """Change the configuration, first letting the component refuse it."""
+        config = replace(self._config, **changes)
+        self._check_native(config)
+        self._config = config
+
+    def _need(self, server: bool, call: str) -> None:
+        if self._config.server != server:
+            have, other = ("CLIENT", "SERVER") if server else ("SERVER", "CLIENT")
+            raise TLSError(f"{call} is for {other} contexts; this context is {have}")
+
+    # -- IProtocolNegotiation ---------------------------------------------------------
+
+    @property
+    def applicationProtocols(self) -> tuple[str, ...]:
+        return self._config.applicationProtocols
+
+    def setApplicationProtocols(self, protocols: Any) -> bool:
+        if not isinstance(protocols, (list, tuple)):
+            raise TypeError(f"setApplicationProtocols() takes a list of str, not {type(protocols).__name__}")
+        for p in protocols:
+            if not isinstance(p, str):
+                raise TypeError(f"an application protocol is a str such as 'h2', not {type(p).__name__}")
+            if not p or len(p) > _MAX_PROTOCOL or not p.isascii() or not p.isprintable():
+                raise ValueError(f"application protocol {p!r}: 1 to {_MAX_PROTOCOL} printable ASCII characters")
+        if len(set(protocols)) != len(protocols):
+            raise ValueError(f"application protocols {list(protocols)!r} name one twice")
+        self._apply(applicationProtocols=tuple(protocols))
+        return True
+
+    # -- IMinimumVersion -------------------------------------------------------------------
+
+    @property
+    def minimumVersion(self) -> str:
+        return self._config.minimumVersion
+
+    def setMinimumVersion(self, version: Any) -> bool:
+        if not isinstance(version, str) or version not in TLS_VERSIONS:
+            raise ValueError(f"minimum version must be one of {', '.join(TLS_VERSIONS)}, not {version!r}")
+        self._apply(minimumVersion=version)
+        return True
+
+    # -- IClientCertificates -------------------------------------------------------------------
+
+    @property
+    def clientCertificatePolicy(self) -> int:
+        return self._config.clientCertificatePolicy
+
+    @property
+    def clientCertificateTrust(self) -> tuple[str, ...]:
+        return self._config.clientCertificateTrust
+
+    def setClientCertificatePolicy(self, policy: Any, store: Any = None) -> bool:
+        self._need(True, "setClientCertificatePolicy()")
+        if type(policy) is not int or policy not in _POLICIES:
+            raise ValueError(
+                f"client certificate policy must be CLIENT_CERT_NONE (0), CLIENT_CERT_REQUEST (1) or "
+                f"CLIENT_CERT_REQUIRE (2), not {policy!r}"
+            )
+        if policy == self.CLIENT_CERT_NONE:
+            self._apply(clientCertificatePolicy=policy, clientCertificateTrust=())
+            return True
+        if store is None:
+            raise ValueError("setClientCertificatePolicy(): requesting a client certificate needs a store to verify it against")
+        self._apply(clientCertificatePolicy=policy, clientCertificateTrust=_store_pems(store, "setClientCertificatePolicy()"))
+        return True
+
+    # -- IServerNameCertificates ----------------------------------------------------------------
+
+    @property
+    def nameCertificates(self) -> tuple[NameCertificate, ...]:
+        return self._config.nameCertificates
+
+    def setCertificateForName(self, name: Any, cert: str | bytes, key: str | bytes, chain: Any = None) -> bool:
+        self._need(True, "setCertificateForName()")
+        pattern = name_pattern(name)
+        parsed_cert = parse_certificate(cert, "certificate")
+        parsed_key = parse_private_key(key)
+        check_key_matches(parsed_cert, parsed_key)
+        entry = NameCertificate(
+            pattern, certificate_pem(parsed_cert), key_pem(parsed_key), () if chain is None else chain_pems(chain)
+        )
+        entries = list(self._config.nameCertificates)
+        for i, old in enumerate(entries):
+            if old.name == pattern:
+                entries[i] = entry
+                break
+        else:
+            entries.append(entry)
+        self._apply(nameCertificates=tuple(entries))
+        return True
+
+    # -- IVerifyOnConnect ------------------------------------------------------------------------
+
+    @property
+    def verifyTrust(self) -> tuple[str, ...] | None:
+        return self._config.verifyTrust
+
+    @property
+    def verifyHostName(self) -> bool:
+        return self._config.verifyHostName
+
+    def setVerifyOnConnect(self, store: Any, checkHostName: Any = True) -> bool:
+        self._need(False, "setVerifyOnConnect()")
+        if type(checkHostName) is not bool:
+            raise TypeError(f"checkHostName is True or False, not {checkHostName!r}")
+        if store is None:
+            self._apply(verifyTrust=None, verifyHostName=False)
+            return True
+        self._apply(verifyTrust=_store_pems(store, "setVerifyOnConnect()"), verifyHostName=checkHostName)
+        return True
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+
+@implementer(ISystemTrust)
+class ExtendedCertStore(BaseCertStore):
+    """``BaseCertStore`` with the system's trusted roots; see ``ISystemTrust``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._system_source: str | None = None
+
+    @property
+    def systemTrustSource(self) -> str | None:
+        return self._system_source
+
+    def loadSystemTrust(self) -> bool:
+        pems, source = system_trust()
+        if not pems:
+            return False
+        self._add(pems)
+        self._system_source = source
+        return True
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+class ExtendedEngine(Protocol):
+    """What an engine tells the extended session beyond ``Engine``."""
+
+    def server_name(self) -> str | None:
+        """Server: the SNI name the client sent; client: the name it sends."""
+
+    def alpn(self) -> str | None:
+        """The application protocol selected."""
+
+    def resumed(self) -> bool:
+        """Whether the handshake resumed an earlier session."""
+
+    def session(self) -> Any:
+        """The library's resumable session object, or None while not resumable."""
+
+    def verify_failure(self) -> VerifyStatus | None:
+        """The failure of the handshake's own verification, if it failed there."""
+
+
+@dataclass(frozen=True, eq=False)
+class ResumptionData:
+    """What ``IResumption.getResumptionData()`` returns: opaque to callers."""
+
+    component: str
+    config: ContextConfig
+    native: Any
+    protocol: str | None
+
+    def __repr__(self) -> str:
+        return f"<nettls resumption data ({self.component}, {self.protocol or 'unknown protocol'})>"
+
+
+_HANDSHAKE_DONE = (State.OPEN, State.PEER_CLOSED, State.CLOSING, State.CLOSED)
+
+
+@implementer(IServerName, INegotiatedProtocol, IVerifyResult, IResumption, IEndOfStream)
+class ExtendedTLSSession(TLSSession):
+    """``TLSSession`` with the session-level extensions; see their interfaces.
+
+    A component's ``_make_engine`` passes ``_engine_options()`` to its engine.
+    """
+
+    #: Every extension setting of a context is honoured (see ``check_honoured``).
+    context_extensions: ClassVar[frozenset[str]] = frozenset(EXTENSION_SETTINGS)
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._server_name: ServerName | None = None
+        self._resume: ResumptionData | None = None
+        self._opened = False  # the handshake completed once
+
+    # -- the handshake: note that it completed ------------------------------------------------
+
+    def connect(self, socket: Any) -> int:
+        status = super().connect(socket)
+        if status == self.OK:
+            self._opened = True
+        return status
+
+    def accept(self, socket: Any) -> int:
+        status = super().accept(socket)
+        if status == self.OK:
+            self._opened = True
+        return status
+
+    def _engine_options(self) -> tuple[ServerName | None, Any]:
+        """``(server name, native session to resume)`` for a new engine.
+
+        Raises EngineError (a handshake failure) when the context asks
+        connect() to check the host name and no server name was set.
+        """
+        config = self._config
+        if config.server:
+            return None, None
+        if config.verifyHostName and self._server_name is None:
+            raise EngineError(
+                "the context verifies the host name on connect, but the session has no server name: "
+                "call setServerName() before connect()"
+            )
+        resume = self._resume
+        return self._server_name, None if resume is None else resume.native
+
+    def _client_before_connect(self, call: str) -> None:
+        if self._config.server:
+            raise TLSError(f"{call} is for a client session; this session's context is SERVER")
+        if self._state is not State.NEW:
+            raise TLSError(f"{call} must come before connect(); this session is already {self._state.value}")
+
+    def _completed_engine(self) -> Any:
+        """The engine once the handshake completed, else None."""
+        return self._engine if self._opened else None
+
+    # -- IServerName ----------------------------------------------------------------------------
+
+    def setServerName(self, name: Any) -> bool:
+        self._client_before_connect("setServerName()")
+        self._server_name = server_name(name)
+        return True
+
+    def getServerName(self) -> str | None:
+        if not self._config.server:
+            return None if self._server_name is None else self._server_name.text
+        engine = self._engine
+        if engine is None:
+            return None
+        with self._elock:
+            name: str | None = engine.server_name()
+        return name
+
+    # -- INegotiatedProtocol --------------------------------------------------------------------
+
+    def getApplicationProtocol(self) -> str | None:
+        engine = self._completed_engine()
+        if engine is None:
+            return None
+        with self._elock:
+            protocol: str | None = engine.alpn()
+        return protocol or None
+
+    # -- IVerifyResult ----------------------------------------------------------------------------
+
+    def getVerifyResult(self) -> VerifyStatus | None:
+        engine = self._engine
+        if engine is None:
+            return None
+        with self._elock:
+            failure: VerifyStatus | None = engine.verify_failure()
+        if failure is not None:
+            return failure
+        if not self._opened:
+            return None
+        config = self._config
+        if config.server:
+            if config.clientCertificatePolicy and self.getPeerCertificate() is not None:
+                return VerifyStatus(VerifyStatus.OK)
+            return None
+        return VerifyStatus(VerifyStatus.OK) if config.verifyTrust is not None else None
+
+    # -- IResumption ------------------------------------------------------------------------------
+
+    def getResumptionData(self) -> ResumptionData | None:
+        engine = self._completed_engine()
+        if engine is None or self._config.server or self._state not in _HANDSHAKE_DONE:
+            return None
+        with self._elock:
+            native = engine.session()
+            protocol = engine.version()
+        if native is None:
+            return None
+        return ResumptionData(self.component, self._config, native, protocol)
+
+    def setResumptionData(self, data: Any) -> bool:
+        self._client_before_connect("setResumptionData()")
+        if not isinstance(data, ResumptionData) or data.component != self.component:
+            raise TypeError(
+                f"setResumptionData() takes what getResumptionData() of a {self.component} session returned, "
+                f"not {data!r}"
+            )
+        if data.config != self._config:
+            raise ValueError("setResumptionData(): the data comes from a session whose context had another configuration")
+        self._resume = data
+        return True
+
+    def isResumed(self) -> bool:
+        engine = self._completed_engine()
+        if engine is None:
+            return False
+        with self._elock:
+            resumed = bool(engine.resumed())
+        return resumed
+
+    # -- IEndOfStream -------------------------------------------------------------------------------
+
+    def endedCleanly(self) -> bool | None:
+        if self._clean_eof is not None:
+            return self._clean_eof
+        if self._opened and self._state is State.FAILED:
+            return False
+        return None
