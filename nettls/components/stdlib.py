@@ -28,17 +28,16 @@ from __future__ import annotations
 
 import functools
 import ssl
-from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
-from nettls.hostname import ServerName
 from nettls.interfaces import CertificateError, ClientCertificateConstants, VerifyStatus
 from nettls.interfaces.component import Component
 
 from ._common.config import BaseTLSContext, ContextConfig
 from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
-from ._common.pem import der_to_pem, private_file
-from ._common.session import EngineEOF, EngineError
+from ._common.pem import private_file
+from ._common.sslobject import SSLObjectEngine, ssl_reason
+from ._x509verify import DEVIATIONS as VERIFY_DEVIATIONS
 from ._x509verify import verify_chain
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT"]
@@ -47,23 +46,7 @@ __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT"]
 CIPHERS_ALL = "ALL:!aNULL:!eNULL:!PSK:!SRP"
 
 
-#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH:
-#: failures whose certificate at fault is the leaf.
-_NAME_MISMATCH = (62, 64)
 _TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
-
-
-def _reason(exc: ssl.SSLError) -> str:
-    """A readable reason from an ``ssl.SSLError``: OpenSSL's reason, in words."""
-    verify = getattr(exc, "verify_message", None)
-    if verify:  # an SSLCertVerificationError: say which check failed
-        return f"certificate verify failed: {verify}"
-    code = getattr(exc, "reason", None)
-    if code:
-        library = getattr(exc, "library", None)
-        text = code.replace("_", " ").lower()
-        return f"{text} ({library} routines)" if library else text
-    return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,7 +70,7 @@ def native_context(config: ContextConfig) -> ssl.SSLContext:
             try:
                 ctx.load_cert_chain(path)
             except ssl.SSLError as exc:
-                raise CertificateError(f"the certificate and key were refused by ssl: {_reason(exc)}") from exc
+                raise CertificateError(f"the certificate and key were refused by ssl: {ssl_reason(exc)}") from exc
     if config.applicationProtocols:
         ctx.set_alpn_protocols(list(config.applicationProtocols))  # a server picks in its own order
     if server:
@@ -109,7 +92,7 @@ def _trust(ctx: ssl.SSLContext, pems: tuple[str, ...]) -> None:
     try:
         ctx.load_verify_locations(cadata="".join(pems))
     except ssl.SSLError as exc:
-        raise CertificateError(f"the trusted certificates were refused by ssl: {_reason(exc)}") from exc
+        raise CertificateError(f"the trusted certificates were refused by ssl: {ssl_reason(exc)}") from exc
 
 
 def _server_name_callback(config: ContextConfig) -> Any:
@@ -127,160 +110,6 @@ def _server_name_callback(config: ContextConfig) -> Any:
             pass
 
     return on_server_name
-
-
-class StdlibEngine:
-    """The engine protocol on ``ssl.SSLObject`` and two ``ssl.MemoryBIO``.
-
-    It serves any module shaped like ``ssl`` (``MemoryBIO``, ``wrap_bio``
-    and the ``SSLError`` family): a subclass sets ``_ssl`` to that module.
-    """
-
-    __slots__ = ("_obj", "_in", "_out", "_server", "_verify_failure")
-
-    #: The ssl-like module whose MemoryBIO and exceptions this engine uses.
-    _ssl: ClassVar[ModuleType] = ssl
-
-    def __init__(
-        self, ctx: ssl.SSLContext, server: bool, server_name: ServerName | None = None, session: Any = None
-    ) -> None:
-        self._in = self._ssl.MemoryBIO()
-        self._out = self._ssl.MemoryBIO()
-        self._server = server
-        self._verify_failure: VerifyStatus | None = None
-        # Keywords only when used, so that an ssl-shaped module without them still serves.
-        options: dict[str, Any] = {}
-        if server_name is not None and not server:
-            options["server_hostname"] = server_name.text  # ssl sends no SNI for an address
-        if session is not None:
-            options["session"] = session
-        try:
-            self._obj = ctx.wrap_bio(self._in, self._out, server_side=server, **options)
-        except ValueError:
-            if options.pop("session", None) is None:
-                raise
-            # The session belongs to a native context since rebuilt: a full handshake.
-            self._obj = ctx.wrap_bio(self._in, self._out, server_side=server, **options)
-
-    def handshake(self) -> bool:
-        try:
-            self._obj.do_handshake()
-            return True
-        except self._ssl.SSLWantReadError:
-            return False
-        except self._ssl.SSLEOFError as exc:
-            raise EngineError(f"the peer closed the connection during the handshake ({_reason(exc)})") from exc
-        except self._ssl.SSLError as exc:
-            if getattr(exc, "verify_message", None):
-                self._note_verify_failure(exc)
-            raise EngineError(_reason(exc)) from exc
-
-    def _note_verify_failure(self, exc: ssl.SSLError) -> None:
-        code = getattr(exc, "verify_code", None)
-        leaf = None
-        if code in _NAME_MISMATCH:
-            try:
-                ders = self.peer_chain()
-            except Exception:  # no chain to name: the reason says enough
-                ders = []
-            leaf = der_to_pem(ders[0]) if ders else None
-        self._verify_failure = VerifyStatus(VerifyStatus.FAIL, leaf, str(getattr(exc, "verify_message", "")) or _reason(exc))
-
-    def read(self, n: int) -> bytes | None:
-        try:
-            return self._obj.read(n)
-        except self._ssl.SSLWantReadError:
-            return None
-        except self._ssl.SSLZeroReturnError:
-            return b""
-        except self._ssl.SSLEOFError as exc:
-            raise EngineEOF(_reason(exc)) from exc
-        except self._ssl.SSLError as exc:
-            raise EngineError(_reason(exc)) from exc
-
-    def read_into(self, view: memoryview) -> int | None:
-        try:
-            # typeshed types read() as bytes, but given a buffer it returns the count read into it
-            return self._obj.read(len(view), view)  # type: ignore[return-value]
-        except self._ssl.SSLWantReadError:
-            return None
-        except self._ssl.SSLZeroReturnError:
-            return 0
-        except self._ssl.SSLEOFError as exc:
-            raise EngineEOF(_reason(exc)) from exc
-        except self._ssl.SSLError as exc:
-            raise EngineError(_reason(exc)) from exc
-
-    def write(self, data: memoryview) -> None:
-        try:
-            self._obj.write(data)
-        except self._ssl.SSLError as exc:
-            raise EngineError(_reason(exc)) from exc
-
-    def shutdown(self) -> None:
-        try:
-            self._obj.unwrap()
-        except self._ssl.SSLWantReadError:
-            pass  # close_notify is written; we do not wait for the peer's
-        except self._ssl.SSLError as exc:
-            # unwrap() writes close_notify, then reads on for the peer's; data
-            # still unread there is not a failure of ours to close.
-            if getattr(exc, "reason", None) != "APPLICATION_DATA_AFTER_CLOSE_NOTIFY":
-                raise EngineError(_reason(exc)) from exc
-
-    def feed(self, data: bytes) -> None:
-        self._in.write(data)
-
-    def feed_eof(self) -> None:
-        self._in.write_eof()
-
-    def output(self) -> bytes:
-        return self._out.read()
-
-    def peer_chain(self) -> list[bytes]:
-        sslobj = self._obj._sslobj  # type: ignore[attr-defined]
-        chain = sslobj.get_unverified_chain() or []
-        # A server whose client sent no certificate gets [None] from ssl: skip it.
-        ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain if c is not None]  # type: ignore[attr-defined]
-        if self._server or not ders:
-            # OpenSSL leaves the leaf out of a server's view of the client chain.
-            leaf = self._obj.getpeercert(binary_form=True)
-            if leaf and (not ders or ders[0] != leaf):
-                ders.insert(0, leaf)
-        return ders
-
-    def version(self) -> str | None:
-        return self._obj.version()
-
-    def cipher(self) -> str | None:
-        info = self._obj.cipher()
-        return info[0] if info else None
-
-    # -- ExtendedEngine -----------------------------------------------------------------
-
-    def server_name(self) -> str | None:
-        if self._server:
-            name: str | None = getattr(self._obj, "_nettls_server_name", None)
-            return name
-        return self._obj.server_hostname
-
-    def alpn(self) -> str | None:
-        return self._obj.selected_alpn_protocol()
-
-    def resumed(self) -> bool:
-        return bool(self._obj.session_reused)
-
-    def session(self) -> Any:
-        session = self._obj.session
-        if session is None:
-            return None
-        # TLS 1.3 tickets follow the handshake; TLS 1.2 resumes by ticket or id.
-        if session.has_ticket or (self._obj.version() == "TLSv1.2" and session.id):
-            return session
-        return None
-
-    def verify_failure(self) -> VerifyStatus | None:
-        return self._verify_failure
 
 
 class TLSContext(ExtendedTLSContext):
@@ -310,9 +139,9 @@ class TLS(ExtendedTLSSession):
     def _native_context(self, config: ContextConfig) -> ssl.SSLContext:
         return native_context(config)
 
-    def _make_engine(self, native: ssl.SSLContext, server: bool) -> StdlibEngine:
+    def _make_engine(self, native: ssl.SSLContext, server: bool) -> SSLObjectEngine:
         name, session = self._engine_options()
-        return StdlibEngine(native, server, name, session)
+        return SSLObjectEngine(native, server, name, session)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)
@@ -323,4 +152,7 @@ COMPONENT = Component(
     provides={"net.TLS": TLS, "net.TLSContext": TLSContext, "net.TLSCertStore": TLSCertStore},
     description="TLS on Python's ssl module (SSLObject over MemoryBIO); verification by cryptography",
     library=ssl.OPENSSL_VERSION,
+    # Where cryptography's verifier and OpenSSL's X509_verify_cert disagree
+    # (tests/test_verify_differential.py keeps this table honest).
+    deviations=VERIFY_DEVIATIONS,
 )

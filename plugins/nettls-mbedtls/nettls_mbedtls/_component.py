@@ -8,7 +8,7 @@ the input ring, ``peek_outgoing()``/``consume_outgoing()`` take ciphertext
 from the output ring, and ``do_handshake()``, ``readinto()``, ``write()``
 and ``shutdown()`` never touch a socket. ``MbedTLSEngine`` maps that onto
 nettls's engine protocol, and the shared session
-(``nettls.components._common.session``) drives it like every other
+(``nettls.components.kit.TLSSession``) drives it like every other
 engine. What the engine has to make good, and how:
 
     rings of 32 KiB           More ciphertext than fits waits in ``_backlog``
@@ -40,7 +40,7 @@ configuration (cached: a server makes a session per connection), keys and
 certificates from memory. python-mbedtls exposes no chain verifier
 (``CRT.verify`` checks one signature), so ``verifyCertificate`` delegates
 to nettls's purpose-free verifier on ``cryptography``
-(``nettls.components._x509verify``), as the stdlib component does.
+(``nettls.components.kit.verify_chain``), as the stdlib component does.
 """
 
 from __future__ import annotations
@@ -57,12 +57,19 @@ from mbedtls import version as _mbedtls_version
 from mbedtls import x509 as _x509
 from mbedtls.exceptions import TLSError as MbedTLSError
 
-from nettls.components._common.config import BaseCertStore, BaseTLSContext, ContextConfig
-from nettls.components._common.pem import parse_private_key, pem_to_der
-from nettls.components._common.session import EngineEOF, EngineError, TLSSession
-from nettls.components._x509verify import verify_chain
+from nettls.components.kit import (
+    BaseCertStore,
+    BaseTLSContext,
+    Component,
+    ContextConfig,
+    EngineEOF,
+    EngineError,
+    TLSSession,
+    parse_private_key,
+    pem_to_der,
+    verify_chain,
+)
 from nettls.interfaces import CertificateError, VerifyStatus
-from nettls.interfaces.component import Component
 
 from ._wire import PeerCertificates
 

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import nettls
 from nettls import CertificateError
-from nettls.components._common.config import context_config
-from nettls.components._common.pem import der_to_pem
-from nettls.components._common.session import EngineEOF, EngineError
+from nettls.components.kit import context_config
+from nettls.components.kit import der_to_pem
+from nettls.components.kit import EngineEOF, EngineError
 from nettls.conformance import make_pki, same_certificate
 from nettls.pki import issue
 from nettls.registry import Registry

@@ -5,9 +5,9 @@ Theory of operation
 ``rtls`` puts rustls behind the ``ssl`` module's API: ``rtls.MemoryBIO``,
 ``rtls.SSLContext.wrap_bio()`` returning an ``SSLObject``-shaped object,
 and ``rtls.SSL*Error`` classes that subclass ``ssl``'s. So the engine is
-nettls's own ``StdlibEngine`` (the stdlib component's engine, written to
+nettls's own ``SSLObjectEngine`` (the stdlib component's engine, written to
 serve any ``ssl``-shaped module) with ``_ssl = rtls``; the shared session
-(``nettls.components._common.session``) drives it as it drives the stdlib
+(``nettls.components.kit.TLSSession``) drives it as it drives the stdlib
 one. This module holds only what is about rtls:
 
 - where rtls's ``SSLObject`` does not behave as ``ssl.SSLObject`` does,
@@ -18,7 +18,7 @@ one. This module holds only what is about rtls:
 - rtls exposes no stand-alone chain verifier (rustls's verifiers need a
   server name and a purpose), so ``verifyCertificate`` delegates to
   nettls's purpose-free verifier on ``cryptography``
-  (``nettls.components._x509verify``), as the stdlib component does.
+  (``nettls.components.kit.verify_chain``), as the stdlib component does.
 
 Where rtls's SSLObject differs from ssl.SSLObject, and what the engine does:
 
@@ -54,12 +54,18 @@ from typing import Any, ClassVar
 import rtls
 from rtls import _rustls
 
-from nettls.components._common.config import BaseCertStore, BaseTLSContext, ContextConfig
-from nettls.components._common.session import EngineEOF, EngineError, TLSSession
-from nettls.components._x509verify import verify_chain
-from nettls.components.stdlib import StdlibEngine
+from nettls.components.kit import (
+    BaseCertStore,
+    BaseTLSContext,
+    Component,
+    ContextConfig,
+    EngineEOF,
+    EngineError,
+    SSLObjectEngine,
+    TLSSession,
+    verify_chain,
+)
 from nettls.interfaces import CertificateError, VerifyStatus
-from nettls.interfaces.component import Component
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "DEVIATIONS", "RustlsEngine", "native_context"]
 
@@ -94,8 +100,8 @@ def _reason(exc: BaseException) -> str:
     return f"{exc.args[-1] if exc.args else type(exc).__name__} (rustls)"
 
 
-class RustlsEngine(StdlibEngine):
-    """``StdlibEngine`` serving rtls, with rtls's differences from ``ssl`` made good.
+class RustlsEngine(SSLObjectEngine):
+    """``SSLObjectEngine`` serving rtls, with rtls's differences from ``ssl`` made good.
 
     Inherited unchanged: construction (``wrap_bio`` over two ``MemoryBIO``),
     ``feed``, ``feed_eof``, ``output``, ``shutdown``, ``version``, ``cipher``.
@@ -104,6 +110,7 @@ class RustlsEngine(StdlibEngine):
     __slots__ = ()
 
     _ssl: ClassVar[ModuleType] = rtls
+    _reason = staticmethod(_reason)
 
     def _peer_closed(self) -> bool:
         """True once rustls has received close_notify and handed out all plaintext.
@@ -111,7 +118,7 @@ class RustlsEngine(StdlibEngine):
         rustls's ``wants_read()`` turns false when close_notify arrived or
         when plaintext waits to be read; ``pending()`` tells the two apart.
         """
-        obj: Any = self._obj  # rtls's SSLObject (typed as ssl's by StdlibEngine)
+        obj: Any = self._obj  # rtls's SSLObject (typed as ssl's by SSLObjectEngine)
         conn = obj._conn
         return not conn.wants_read() and conn.pending() == 0
 

@@ -16,10 +16,10 @@ import pytest
 pytest.importorskip("nettls_rustls", reason="the nettls-rustls plugin is not installed: pip install -e plugins/nettls-rustls")
 
 import nettls
-from nettls.components._common.config import context_config
-from nettls.components._common.session import EngineEOF, EngineError
+from nettls.components.kit import context_config
+from nettls.components.kit import EngineEOF, EngineError
 from nettls.conformance import make_pki, same_certificate
-from nettls.components._common.pem import der_to_pem
+from nettls.components.kit import der_to_pem
 from nettls.registry import Registry
 
 import nettls_rustls
@@ -177,7 +177,7 @@ def test_client_sends_no_server_name(pki):
     """Dana's connect() has no host name; rtls alone would send SNI "localhost"."""
     seen = []
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    from nettls.components._common.pem import private_file
+    from nettls.components.kit import private_file
 
     with private_file([pki.rsa.key_pem(), pki.rsa.cert_pem]) as path:
         ctx.load_cert_chain(path)

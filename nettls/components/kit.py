@@ -1,0 +1,70 @@
+"""The component author's kit: what a TLS component builds on, in one place.
+
+A component is the part that is truly about its library; everything else
+comes from here (the same code the built-in components use)::
+
+    from nettls.components.kit import (
+        Component, TLSSession, SSLObjectEngine, EngineError, EngineEOF,
+        BaseTLSContext, BaseCertStore, ContextConfig, verify_chain,
+    )
+
+- ``TLSSession``: ``net.TLS`` over an *engine* (your library's connection
+  over memory buffers, see ``Engine``); override ``_native_context``,
+  ``_make_engine`` and ``_verify``.
+- ``SSLObjectEngine``: a ready engine for libraries shaped like Python's
+  ``ssl`` (``MemoryBIO``, ``wrap_bio``); subclass it and set ``_ssl``.
+- ``BaseTLSContext``, ``BaseCertStore``, ``ContextConfig``: contexts and
+  stores as configuration any component's session can read.
+- ``verify_chain``: purpose-free chain verification on cryptography, for
+  libraries with no stand-alone verifier (its ``DEVIATIONS`` from OpenSSL
+  belong in your component's deviation table).
+- PEM helpers, and ``Event`` for ``sendWait``.
+
+``docs/plugins.md`` walks through two plugins built on this kit.
+"""
+
+from nettls.interfaces.component import Component
+
+from ._common.config import BaseCertStore, BaseTLSContext, ContextConfig, context_config, store_certificates
+from ._common.events import Event
+from ._common.pem import (
+    certificate_pem,
+    der_to_pem,
+    key_pem,
+    parse_certificate,
+    parse_certificates,
+    parse_private_key,
+    pem_to_der,
+    private_file,
+)
+from ._common.session import Engine, EngineEOF, EngineError, State, TLSSession
+from ._common.sslobject import SSLObjectEngine, ssl_reason
+from ._x509verify import DEVIATIONS as VERIFY_DEVIATIONS
+from ._x509verify import verify_chain
+
+__all__ = [
+    "Component",
+    "TLSSession",
+    "Engine",
+    "EngineError",
+    "EngineEOF",
+    "State",
+    "SSLObjectEngine",
+    "ssl_reason",
+    "BaseTLSContext",
+    "BaseCertStore",
+    "ContextConfig",
+    "context_config",
+    "store_certificates",
+    "verify_chain",
+    "VERIFY_DEVIATIONS",
+    "Event",
+    "certificate_pem",
+    "der_to_pem",
+    "key_pem",
+    "parse_certificate",
+    "parse_certificates",
+    "parse_private_key",
+    "pem_to_der",
+    "private_file",
+]
