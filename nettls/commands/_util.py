@@ -510,3 +510,14 @@ def write_lines(lines: Iterable[str], stream: Any = None) -> None:
     for text in lines:
         stream.write(text + "\n")
     stream.flush()
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value

@@ -40,16 +40,6 @@ _READ_SIZE = 65536
 _CLOSE_WAIT = 1.0
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("endpoint", metavar="HOST:PORT", help="where to connect ([ADDRESS]:PORT for IPv6)")
     trust = parser.add_mutually_exclusive_group()
@@ -75,14 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_seconds,
+        type=_util.seconds,
         default=2.0,
         help="stop reading after this long without data (default: 2)",
     )
     parser.add_argument(
         "--connect-timeout",
         metavar="SECONDS",
-        type=_seconds,
+        type=_util.seconds,
         default=10.0,
         help="bound on the TCP connect and on the TLS handshake (default: 10)",
     )

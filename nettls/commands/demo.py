@@ -52,16 +52,6 @@ class _CellFailed(Exception):
     """One step of a cell failed; the message says which and why."""
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
-    return value
-
-
 def _size(text: str) -> int:
     try:
         value = int(text)
@@ -84,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", metavar="BYTES", type=_size, default=65536, help="bytes each client sends and expects back (default: 65536)"
     )
     parser.add_argument(
-        "--timeout", metavar="SECONDS", type=_seconds, default=3.0, help="bound on each cell (default: 3)"
+        "--timeout", metavar="SECONDS", type=_util.seconds, default=3.0, help="bound on each cell (default: 3)"
     )
     parser.add_argument("--key", choices=("ec", "rsa"), default="ec", help="key type of the throwaway PKI (default: ec)")
 
