@@ -67,6 +67,7 @@ from nettls.components.kit import (
     TLSSession,
     parse_private_key,
     pem_to_der,
+    VERIFY_DEVIATIONS,
     verify_chain,
 )
 from nettls.interfaces import CertificateError, VerifyStatus
@@ -394,5 +395,6 @@ COMPONENT = Component(
     provides={"net.TLS": TLS, "net.TLSContext": TLSContext, "net.TLSCertStore": TLSCertStore},
     description="TLS 1.2 on mbed TLS 2.28 (python-mbedtls's TLSWrappedBuffer); verification by cryptography",
     library=LIBRARY,
-    deviations=DEVIATIONS,
+    # its own, and those of the verifier it delegates to (cryptography vs OpenSSL)
+    deviations={**DEVIATIONS, **VERIFY_DEVIATIONS},
 )

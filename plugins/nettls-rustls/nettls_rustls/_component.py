@@ -63,6 +63,7 @@ from nettls.components.kit import (
     EngineError,
     SSLObjectEngine,
     TLSSession,
+    VERIFY_DEVIATIONS,
     verify_chain,
 )
 from nettls.interfaces import CertificateError, VerifyStatus
@@ -244,5 +245,6 @@ COMPONENT = Component(
     provides={"net.TLS": TLS, "net.TLSContext": TLSContext, "net.TLSCertStore": TLSCertStore},
     description="TLS on rustls (rtls's SSLObject over MemoryBIO); verification by cryptography",
     library=LIBRARY,
-    deviations=DEVIATIONS,
+    # its own, and those of the verifier it delegates to (cryptography vs OpenSSL)
+    deviations={**DEVIATIONS, **VERIFY_DEVIATIONS},
 )
