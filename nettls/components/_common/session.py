@@ -9,16 +9,42 @@ only place that moves bytes between an engine and the ``ITCPSocket`` the
 session was given, and it does so only through that socket's interface, so
 a session runs over any TCP component (SPEC section 6).
 
-Reading. Blocking sockets return exactly ``n`` bytes (Dana's ``recv``), so
-a blocking session reads whole TLS records: the 5-byte header, then the
-body whose length the header gives. A header that cannot start a record
-(a peer that is not TLS) is fed to the engine followed by end of stream,
-so the engine fails with its own reason instead of us waiting for a length
-that will never come. A non-blocking session reads whatever the socket has.
+Reading. A blocking socket's ``recv(n)`` waits for exactly ``n`` bytes
+(Dana's ``recv``), so through the interface alone a blocking session can
+only read whole TLS records: the 5-byte header, then the body whose length
+the header gives (two calls per record). Where the socket provides
+``ISelectable`` (and the platform has ``poll`` and ``os.read`` on sockets),
+a blocking session takes the fast path SPEC section 6 allows
+(``_read_ready``): it asks the descriptor, without waiting, for what has
+already arrived (``poll`` with no timeout, then one ``os.read`` of up to
+``FAST_READ``: many records per system call), and only when nothing is
+there does it wait through the interface, with ``recv(1)``, which keeps the
+socket's timeout (``ITimeout``), its end-of-stream and reset handling, and
+its ``connected()``; whatever came with that byte is then read the fast way.
+A ``recv(1)`` that times out has consumed nothing, so a timeout loses no
+byte. An end of stream or a reset on the descriptor is left for that
+``recv(1)`` to report. The session owns the socket from ``connect``/
+``accept`` on, so no one else reads it in between. Without ``ISelectable``
+the record-by-record path remains; there a header that cannot start a
+record (a peer that is not TLS) is fed to the engine followed by end of
+stream, so the engine fails with its own reason. A non-blocking session
+reads whatever the socket has (``NONBLOCKING_READ`` at most); a read that
+came back short emptied the kernel's buffer, so the next pull reports
+"nothing yet" without a system call (``_drained``): anything arriving
+later makes the socket readable again, for a level- or edge-triggered
+monitor alike.
+
+Needless engine reads are skipped: after an engine read answered "needs
+input", nothing but new input can change that, so the session remembers it
+(``_starved``) and goes straight to the socket next time; an engine that
+has the optional ``pending()`` says so after a read that returned data,
+saving the read whose only result would be that exception. Output a read
+may have produced (a key update's reply) is pushed right after it.
 
 Writing. Every byte the engine produces is handed to ``socket.send()`` at
 once, in the order produced (``_wlock`` keeps that order when a reader
-thread and a writer thread both produce output). In non-blocking mode the
+thread and a writer thread both produce output): one ``send()`` per call,
+whatever the number of records. In non-blocking mode the
 socket keeps what the kernel did not take in its own queue; the session
 keeps a ledger so it can speak in plaintext bytes (SPEC section 7):
 
@@ -29,13 +55,26 @@ keeps a ledger so it can speak in plaintext bytes (SPEC section 7):
                 ciphertext the kernel accepted
     _records    (ciphertext end, plaintext end) of each application record
                 not yet wholly accepted; plaintext is written in chunks of
-                one record so each chunk's end is known exactly
+                one record so each chunk's end is known exactly (None until
+                the socket first keeps something: a send the kernel takes
+                whole needs no entry)
     _pt_given   plaintext given to send()
     _pt_done    plaintext whose records are wholly accepted
     _pt_reported  plaintext returned by send()/sendBuffer()
 
     Invariant: _ct_sent + socket.getBufferUnsent() == _ct_given, and
-    _pt_reported + getBufferUnsent() == _pt_given after every call.
+    _pt_reported + getBufferUnsent() == _pt_given after every call. So
+    "the socket holds bytes of ours" is ``_ct_sent != _ct_given``, with no
+    call to the socket; ``_flush`` resynchronises when it finds the
+    socket's queue empty.
+
+Locks. ``_elock`` guards the engine (the library's connection object is
+not safe for two threads at once) and is held only around engine calls;
+``_wlock`` orders ciphertext to the socket and guards the ledger, and is
+held across ``socket.send()``, never while waiting to read. A writer
+takes ``_wlock`` then ``_elock``, never the other way round. On the hot
+paths both are taken with explicit ``acquire()``/``release()``: a ``with``
+statement on a lock costs twice as much in CPython 3.11.
 
 State is one enum, ``State``; ``getStatus()`` derives from it and from the
 outcome of the last call. Every library exception is turned into a nettls
@@ -45,6 +84,8 @@ error by the engine (``EngineError``, kept as ``__cause__``).
 from __future__ import annotations
 
 import enum
+import os
+import select
 import threading
 from collections import deque
 from typing import Any, ClassVar, Protocol
@@ -80,8 +121,15 @@ MAX_RECORD_BODY = 16384 + 2048
 _CONTENT_TYPES = frozenset((20, 21, 22, 23, 24))
 #: Ciphertext read from a non-blocking socket at a time.
 NONBLOCKING_READ = 65536
-#: Upper bound on one engine read, so ``recv(10**9)`` allocates nothing huge.
-MAX_ENGINE_READ = 65536
+#: Ciphertext read at a time through a blocking socket's descriptor (the fast
+#: path). Not more: above 128 KiB malloc maps fresh pages for every read.
+FAST_READ = 65536
+#: The descriptor fast path needs ``os.read`` on a socket and ``poll``: POSIX.
+_FAST_PATH = os.name == "posix" and hasattr(select, "poll")
+_POLLIN = getattr(select, "POLLIN", 1)
+#: Plaintext asked of one engine read: one record's worth, since a read returns
+#: at most one record (and ``recv(10**9)`` must allocate nothing huge).
+MAX_ENGINE_READ = RECORD_PLAINTEXT
 #: Socket reads one non-blocking call may make before it yields (the
 #: monitor reports the socket readable again if more is waiting).
 _MAX_PULLS = 64
@@ -131,6 +179,11 @@ class Engine(Protocol):
     def cipher(self) -> str | None:
         """The negotiated cipher suite's name."""
 
+    # Optional: ``pending() -> bool``, False when a read would certainly need
+    # input (no plaintext and no ciphertext buffered). Where an engine has
+    # it, the session skips the read that would only say so (an exception
+    # in most libraries) after the last record of a burst.
+
 
 class State(enum.Enum):
     NEW = "new"  #: made; connect()/accept() not called yet
@@ -154,6 +207,15 @@ class TLSSession(TLSConstants):
     #: The component's name, for messages.
     component: ClassVar[str] = "?"
 
+    # Slots: a server holds thousands of sessions (subclasses may add a __dict__).
+    __slots__ = (
+        "_config", "_native", "_state", "_status", "_sock", "_engine", "_pending", "_server",
+        "_nonblocking", "_send_wait_data", "_notify_due", "_failure", "_clean_eof", "_peer",
+        "_leftover", "_starved", "_drained", "_fast", "_poller", "_poll_fd", "_ct_given",
+        "_ct_sent", "_pt_given", "_pt_done", "_pt_reported", "_records", "_wlock", "_elock",
+        "sendWait",
+    )  # fmt: skip
+
     def __init__(self, context: Any) -> None:
         self._config: ContextConfig = context_config(context)
         self._native = self._native_context(self._config)
@@ -161,6 +223,7 @@ class TLSSession(TLSConstants):
         self._status = self.FAIL
         self._sock: Any = None
         self._engine: Any = None
+        self._pending: Any = None  # the engine's pending(), where it has one
         self._server = False
         self._nonblocking = False
         self._send_wait_data: Any = None
@@ -169,9 +232,14 @@ class TLSSession(TLSConstants):
         self._clean_eof: bool | None = None
         self._peer: list[str] | None = None
         self._leftover = b""
+        self._starved = False  # the engine's last read wanted input and none came since
+        self._drained = False  # the last non-blocking socket read emptied the kernel's buffer
+        self._fast = False  # blocking reads may use the socket's descriptor (see _read_ready)
+        self._poller: Any = None
+        self._poll_fd = -1
         self._ct_given = self._ct_sent = 0
         self._pt_given = self._pt_done = self._pt_reported = 0
-        self._records: deque[tuple[int, int]] = deque()
+        self._records: deque[tuple[int, int]] | None = None  # made when first needed
         self._wlock = threading.Lock()  # order of ciphertext to the socket; the ledger
         self._elock = threading.Lock()  # the engine itself
         self.sendWait = Event("sendWait")
@@ -210,6 +278,7 @@ class TLSSession(TLSConstants):
             raise TLSError(f"{call}() needs a connected socket; {sock!r} is not connected")
         self._sock = sock
         self._server = server
+        self._fast = _FAST_PATH and ISelectable.providedBy(sock)
         if ISelectable.providedBy(sock) and sock.isNonBlocking():
             self._nonblocking = True
         elif self._nonblocking:
@@ -217,6 +286,7 @@ class TLSSession(TLSConstants):
         self._ct_given = sock.getBufferUnsent() if self._nonblocking else 0
         try:
             self._engine = self._make_engine(self._native, server)
+            self._pending = getattr(self._engine, "pending", None)
         except EngineError as exc:
             return self._handshake_failed(str(exc), exc)
         self._state = State.HANDSHAKING
@@ -262,38 +332,82 @@ class TLSSession(TLSConstants):
 
     def _push(self) -> None:
         """Hand the engine's pending output to the socket (under ``_wlock``)."""
-        with self._wlock:
-            with self._elock:
+        wlock, elock = self._wlock, self._elock
+        wlock.acquire()
+        try:
+            elock.acquire()
+            try:
                 out = self._engine.output()
+            finally:
+                elock.release()
             if out:
                 self._ct_given += len(out)
                 self._ct_sent += self._sock.send(out)
+        finally:
+            wlock.release()
 
     def _flush(self) -> None:
-        """Write on what the socket queued (non-blocking; caller holds ``_wlock``)."""
-        if self._sock.getBufferUnsent():
-            self._ct_sent += self._sock.sendBuffer()
+        """Write on what the socket queued (non-blocking; caller holds ``_wlock``).
+        The ledger says whether anything is queued, so an empty queue costs no call."""
+        if self._ct_sent != self._ct_given:
+            sock = self._sock
+            self._ct_sent += sock.sendBuffer()
+            if not sock.getBufferUnsent():
+                self._ct_sent = self._ct_given  # exact; also resyncs after a direct sock.sendBuffer()
             if self._records:
                 self._advance()
 
     def _advance(self) -> None:
         records, sent = self._records, self._ct_sent
-        while records and records[0][0] <= sent:
+        while records and records[0][0] <= sent:  # (None: no ledger yet)
             self._pt_done = records.popleft()[1]
+
+    def _feed(self, data: bytes) -> None:
+        elock = self._elock
+        elock.acquire()
+        try:
+            self._engine.feed(data)
+        finally:
+            elock.release()
+        self._starved = False
+
+    def _feed_eof(self) -> None:
+        with self._elock:
+            self._engine.feed_eof()
+        self._starved = False
 
     def _pull(self) -> bool:
         """Feed the engine ciphertext from the socket; False if none is there yet."""
         sock = self._sock
         if self._nonblocking:
+            if self._drained:
+                # The last read emptied the kernel's buffer: what came since
+                # makes the socket readable again, so report "nothing yet"
+                # without asking (a system call and an exception saved).
+                self._drained = False
+                return False
             data = sock.recv(NONBLOCKING_READ)
             if data:
-                with self._elock:
-                    self._engine.feed(data)
+                self._drained = len(data) < NONBLOCKING_READ
+                self._feed(data)
                 return True
             if sock.connected():
                 return False
-            with self._elock:
-                self._engine.feed_eof()
+            self._feed_eof()
+            return True
+        if self._fast:
+            data = self._read_ready()
+            if data is None:
+                # Nothing there yet: wait for one byte through the socket's
+                # interface, which keeps its timeout, then take what came with it.
+                data = sock.recv(1)
+                if not data:
+                    self._feed_eof()
+                    return True
+                more = self._read_ready()
+                if more:
+                    data += more
+            self._feed(data)
             return True
         header = sock.recv(5)
         if len(header) == 5 and header[0] in _CONTENT_TYPES and header[1] == 3:
@@ -306,17 +420,37 @@ class TLSSession(TLSConstants):
                         self._engine.feed(body)
                     if len(body) < length:
                         self._engine.feed_eof()
+                self._starved = False
                 return True
         # Short (end of stream) or not a TLS record: let the engine say why.
         with self._elock:
             self._engine.feed(header)
             self._engine.feed_eof()
+        self._starved = False
         return True
+
+    def _read_ready(self) -> bytes | None:
+        """What a blocking socket's descriptor has already received, without
+        waiting; None when nothing is there (or at end of stream or a reset,
+        which the socket's own ``recv()`` then reports)."""
+        fd = self._sock.fileno()
+        if fd != self._poll_fd:
+            if fd < 0:
+                return None
+            self._poller = select.poll()
+            self._poller.register(fd, _POLLIN)
+            self._poll_fd = fd
+        if not self._poller.poll(0):
+            return None
+        try:
+            return os.read(fd, FAST_READ) or None
+        except OSError:
+            return None
 
     def _notify_if_queued(self, force: bool = False) -> None:
         """Fire ``sendWait`` if bytes wait and no notification is already due."""
         if self._nonblocking and (force or not self._notify_due):
-            if self._sock.getBufferUnsent() or self._pt_given != self._pt_reported:
+            if self._ct_sent != self._ct_given or self._pt_given != self._pt_reported:
                 self._notify_due = True
                 self.sendWait.fire(self, self._send_wait_data)
 
@@ -344,16 +478,25 @@ class TLSSession(TLSConstants):
     # -- IStream ---------------------------------------------------------------------
 
     def send(self, data: Any) -> int:
-        view = as_view(data)
+        if type(data) is not bytes:
+            data = as_view(data)
         if self._state not in _SENDABLE:
             self._raise_not_sendable()
+        wlock = self._wlock
         if not self._nonblocking:
+            elock = self._elock
             try:
-                with self._wlock:
-                    with self._elock:
-                        self._engine.write(view)
+                wlock.acquire()
+                try:
+                    elock.acquire()
+                    try:
+                        self._engine.write(data)
                         out = self._engine.output()
+                    finally:
+                        elock.release()
                     self._sock.send(out)
+                finally:
+                    wlock.release()
             except EngineError as exc:
                 self._fail(str(exc))
                 raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
@@ -362,45 +505,77 @@ class TLSSession(TLSConstants):
                     self._fail(f"send() timed out after a partial write: {exc}")
                 raise self._io_error(exc, "sending") from exc
             self._status = self.OK
-            return len(view)
+            return len(data)
         try:
-            with self._wlock:
+            wlock.acquire()
+            try:
                 if self._pt_given != self._pt_reported:
-                    self._encrypt(view)
+                    self._encrypt(data)
                     self._status = self.WAIT_WRITE
                     return 0
-                self._flush()
-                self._encrypt(view)
+                if self._ct_sent != self._ct_given:
+                    self._flush()
+                self._encrypt(data)
                 completed = self._pt_done - self._pt_reported
                 self._pt_reported = self._pt_done
+            finally:
+                wlock.release()
         except EngineError as exc:
             self._fail(str(exc))
             raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
         except OSError as exc:
             raise self._io_error(exc, "sending") from exc
-        if self._pt_given != self._pt_reported or self._sock.getBufferUnsent():
+        if self._pt_given != self._pt_reported or self._ct_sent != self._ct_given:
             self._status = self.WAIT_WRITE
             self._notify_if_queued(force=True)
         else:
             self._status = self.OK
         return completed
 
-    def _encrypt(self, view: memoryview) -> None:
-        """Encrypt ``view`` one record at a time, ledger each, hand all to the socket."""
-        if not view:
+    def _encrypt(self, data: bytes | memoryview) -> None:
+        """Encrypt ``data`` one record at a time, hand it all to the socket in
+        one ``send()``, and ledger the records the socket did not take whole.
+        The caller holds ``_wlock``."""
+        n = len(data)
+        if not n:
             return  # send(b""): no record to write
-        pieces = []
-        with self._elock:
-            engine = self._engine
-            for pos in range(0, len(view), RECORD_PLAINTEXT):
-                chunk = view[pos : pos + RECORD_PLAINTEXT]
-                engine.write(chunk)
+        engine, elock = self._engine, self._elock
+        ends: list[tuple[int, int]] | None = None
+        elock.acquire()
+        try:
+            if n <= RECORD_PLAINTEXT:
+                engine.write(data)
                 out = engine.output()
-                pieces.append(out)
-                self._ct_given += len(out)
-                self._pt_given += len(chunk)
-                self._records.append((self._ct_given, self._pt_given))
-        self._ct_sent += self._sock.send(b"".join(pieces) if len(pieces) > 1 else pieces[0])
+            else:
+                view = memoryview(data)
+                ends, pieces = [], []
+                ct, pt = self._ct_given, self._pt_given
+                for pos in range(0, n, RECORD_PLAINTEXT):
+                    chunk = view[pos : pos + RECORD_PLAINTEXT]
+                    engine.write(chunk)
+                    piece = engine.output()
+                    pieces.append(piece)
+                    ct += len(piece)
+                    pt += len(chunk)
+                    ends.append((ct, pt))
+                out = b"".join(pieces)
+        finally:
+            elock.release()
+        ct_end = self._ct_given = self._ct_given + len(out)
+        pt_end = self._pt_given = self._pt_given + n
+        self._ct_sent += self._sock.send(out)
+        if self._ct_sent == ct_end:  # all taken: so is everything before it
+            if self._records:
+                self._records.clear()
+            self._pt_done = pt_end
+            return
+        records = self._records
+        if records is None:
+            records = self._records = deque()
+        if ends is None:
+            records.append((ct_end, pt_end))
+        else:
+            records.extend(ends)
         self._advance()
 
     def _raise_not_sendable(self) -> None:
@@ -411,7 +586,8 @@ class TLSSession(TLSConstants):
         raise TLSError("send() before the handshake completed")
 
     def recv(self, n: int) -> bytes:
-        check_recv_size(n)
+        if type(n) is not int or n <= 0:
+            check_recv_size(n)  # raises
         state = self._state
         if state not in _READABLE:
             if state in (State.NEW, State.HANDSHAKING):
@@ -426,66 +602,83 @@ class TLSSession(TLSConstants):
         return data
 
     def _recv_blocking(self, n: int) -> bytes:
-        buf = bytearray(n)
-        view = memoryview(buf)
+        pieces: list[bytes] = []
         got = 0
         if self._leftover:
-            got = len(self._leftover[:n])
-            view[:got] = self._take_leftover(n)
-        engine = self._engine
+            pieces.append(self._take_leftover(n))
+            got = len(pieces[0])
+        engine, elock = self._engine, self._elock
         try:
             while got < n:
-                with self._elock:
-                    count = engine.read_into(view[got : got + MAX_ENGINE_READ])
-                if count:
-                    got += count
-                    continue
-                if count == 0:
-                    self._ended(clean=True)
-                    break
-                self._push()
+                if not self._starved:
+                    elock.acquire()
+                    try:
+                        data = engine.read(min(n - got, MAX_ENGINE_READ))
+                    finally:
+                        elock.release()
+                    if data:
+                        if self._pending is not None and not self._pending():
+                            self._starved = True  # the next read would only say so
+                            self._push()  # what the read may have produced (a key update)
+                        if len(data) == n:  # the common case: one read, no joining
+                            if self._state is State.OPEN:
+                                self._status = self.OK
+                            return data
+                        pieces.append(data)
+                        got += len(data)
+                        continue
+                    if data is not None:
+                        self._ended(clean=True)
+                        break
+                    self._starved = True
+                    self._push()  # the read may have produced a reply (a key update)
                 self._pull()
         except EngineEOF as exc:
             self._ended(clean=False, reason=str(exc))
         except EngineError as exc:
             self._fail(str(exc))
         except TimeoutError as exc:
-            self._leftover = bytes(view[:got]) + self._leftover
-            view.release()
+            self._leftover = b"".join(pieces) + self._leftover
             raise TLSTimeoutError(f"recv() timed out ({self.component})") from exc
         except OSError as exc:
             self._fail(f"connection broken while receiving: {exc}")
-        view.release()
-        if got == n:
-            if self._state is State.OPEN:
-                self._status = self.OK
-            return bytes(buf)
-        return bytes(buf[:got])
+        if got == n and self._state is State.OPEN:
+            self._status = self.OK
+        return b"".join(pieces)
 
     def _recv_nonblocking(self, n: int) -> bytes:
         if self._leftover:
             return self._take_leftover(n)
-        if self._sock.getBufferUnsent() and self._wlock.acquire(blocking=False):
+        sock = self._sock
+        if self._ct_sent != self._ct_given and self._wlock.acquire(blocking=False):
             try:
                 self._flush()
             except OSError:
                 pass  # the read below sees the broken connection
             finally:
                 self._wlock.release()
-        engine = self._engine
+        engine, elock = self._engine, self._elock
         limit = min(n, MAX_ENGINE_READ)
         try:
             for _ in range(_MAX_PULLS):
-                with self._elock:
-                    data = engine.read(limit)
-                if data:
-                    if self._state is State.OPEN:
-                        self._status = self.OK
-                    return data
-                if data is not None:
-                    self._ended(clean=True)
-                    return b""
-                self._push()
+                if not self._starved:
+                    elock.acquire()
+                    try:
+                        data = engine.read(limit)
+                    finally:
+                        elock.release()
+                    if data:
+                        if self._state is State.OPEN:
+                            self._status = self.OK
+                        if self._pending is not None and not self._pending():
+                            self._starved = True  # the next call need not ask the engine
+                            self._push()  # what the read may have produced (a key update)
+                        return data
+                    if data is not None:
+                        self._ended(clean=True)
+                        return b""
+                    self._starved = True
+                    self._push()  # the read may have produced a reply (a key update)
                 if not self._pull():
                     break
         except EngineEOF as exc:
@@ -498,7 +691,7 @@ class TLSSession(TLSConstants):
             self._fail(f"connection broken while receiving: {exc}")
             return b""
         if self._state is State.OPEN:
-            self._status = self.WAIT_WRITE if self._sock.getBufferUnsent() else self.WAIT_READ
+            self._status = self.WAIT_WRITE if self._ct_sent != self._ct_given else self.WAIT_READ
         self._notify_if_queued()
         return b""
 
@@ -517,15 +710,19 @@ class TLSSession(TLSConstants):
     def sendBuffer(self) -> int:
         if not self._nonblocking or self._sock is None or self._state is State.NEW:
             return 0
+        wlock = self._wlock
         try:
-            with self._wlock:
+            wlock.acquire()
+            try:
                 self._notify_due = False
                 self._flush()
                 completed = self._pt_done - self._pt_reported
                 self._pt_reported = self._pt_done
+            finally:
+                wlock.release()
         except OSError as exc:
             raise self._io_error(exc, "sending") from exc
-        if self._sock.getBufferUnsent():
+        if self._ct_sent != self._ct_given:
             if self._state in (State.OPEN, State.PEER_CLOSED, State.HANDSHAKING):
                 self._status = self.WAIT_WRITE
             self._notify_if_queued()

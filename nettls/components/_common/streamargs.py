@@ -17,8 +17,8 @@ def check_recv_size(n: object) -> int:
 
 def as_view(data: object) -> memoryview:
     """A byte view of ``data`` (bytes, bytearray, memoryview); str is a TypeError."""
+    if isinstance(data, memoryview):  # first: the caller already passes bytes by
+        return data if data.format == "B" and data.ndim == 1 else data.cast("B")
     if isinstance(data, (bytes, bytearray)):
         return memoryview(data)
-    if isinstance(data, memoryview):
-        return data.cast("B") if data.format != "B" or data.ndim != 1 else data
     raise TypeError(f"send() takes bytes, bytearray or memoryview, not {type(data).__name__}")

@@ -267,29 +267,42 @@ class TCPSocket:
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
         """See ``IStream.send`` and SPEC section 7."""
-        view = as_view(data)
-        sock = self._writable_socket()
+        if type(data) is not bytes:  # bytes go to the kernel as they are
+            data = as_view(data)
+        sock = self._sock
+        if sock is None or self._output_shut:
+            sock = self._writable_socket()  # raises
         if not self._nonblocking:
             try:
-                sock.sendall(view, _SEND_FLAGS)
+                sock.sendall(data, _SEND_FLAGS)
             except OSError as exc:
                 raise self._send_error(exc, "send()") from exc
-            return len(view)
+            return len(data)
         if self._queue:
-            self._queue.append(view)
+            self._queue.append(data)
             return 0
-        total = len(view)
-        sent = 0
-        while sent < total:
-            try:
-                sent += sock.send(view[sent:], _SEND_FLAGS)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                raise self._send_error(exc, "send()") from exc
+        total = len(data)
+        try:
+            sent = sock.send(data, _SEND_FLAGS)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise self._send_error(exc, "send()") from exc
         if sent < total:
-            self._queue.append(view[sent:])
-            self.sendWait.fire(self, self._send_wait_data)
+            view = memoryview(data)
+            while 0 < sent < total:  # the kernel took part: it may take more
+                try:
+                    k = sock.send(view[sent:], _SEND_FLAGS)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    raise self._send_error(exc, "send()") from exc
+                if not k:
+                    break
+                sent += k
+            if sent < total:
+                self._queue.append(view[sent:])
+                self.sendWait.fire(self, self._send_wait_data)
         return sent
 
     def sendBuffer(self) -> int:
