@@ -312,7 +312,17 @@ class PyOpenSSLEngine:
     def feed_eof(self) -> None:
         self._conn.bio_shutdown()
 
+    def pending(self) -> bool:
+        """False when a read would certainly need input (saves a failing read)."""
+        conn = self._conn
+        if conn.pending() > 0 or _LIB is None:
+            return True
+        return bool(_LIB.BIO_get_mem_data(conn._into_ssl, _FFI.NULL) > 0)
+
     def output(self) -> bytes:
+        if _LIB is not None:  # read exactly what the BIO holds: no buffer, no exception
+            size = _LIB.BIO_get_mem_data(self._conn._from_ssl, _FFI.NULL)
+            return self._conn.bio_read(size) if size > 0 else b""
         chunks = []
         while True:
             try:

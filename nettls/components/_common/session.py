@@ -106,7 +106,7 @@ from nettls.interfaces import (
     VerifyStatus,
 )
 
-from .config import ContextConfig, context_config, store_certificates, verify_inputs
+from .config import ContextConfig, check_honoured, context_config, store_certificates, verify_inputs
 from .events import Event
 from .pem import der_to_pem
 from .streamargs import as_view, check_recv_size
@@ -218,6 +218,7 @@ class TLSSession(TLSConstants):
 
     def __init__(self, context: Any) -> None:
         self._config: ContextConfig = context_config(context)
+        check_honoured(self, self._config)  # never connect unverified because a setting was ignored
         self._native = self._native_context(self._config)
         self._state = State.NEW
         self._status = self.FAIL

@@ -145,6 +145,10 @@ class SSLObjectEngine:
             if getattr(exc, "reason", None) != "APPLICATION_DATA_AFTER_CLOSE_NOTIFY":
                 raise EngineError(self._reason(exc)) from exc
 
+    def pending(self) -> bool:
+        """False when a read would certainly need input (saves a failing read)."""
+        return self._in.pending > 0 or self._obj.pending() > 0
+
     def feed(self, data: bytes) -> None:
         self._in.write(data)
 
