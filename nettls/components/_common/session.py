@@ -211,7 +211,8 @@ class TLSSession(TLSConstants):
     __slots__ = (
         "_config", "_native", "_state", "_status", "_sock", "_engine", "_pending", "_server",
         "_nonblocking", "_send_wait_data", "_notify_due", "_failure", "_clean_eof", "_peer",
-        "_leftover", "_starved", "_drained", "_fast", "_poller", "_poll_fd", "_ct_given",
+        "_leftover", "_starved", "_drained", "_fast", "_poller", "_poll_fd", "_body_left",
+        "_output_waiting", "_ct_given",
         "_ct_sent", "_pt_given", "_pt_done", "_pt_reported", "_records", "_wlock", "_elock",
         "sendWait",
     )  # fmt: skip
@@ -238,6 +239,8 @@ class TLSSession(TLSConstants):
         self._fast = False  # blocking reads may use the socket's descriptor (see _read_ready)
         self._poller: Any = None
         self._poll_fd = -1
+        self._body_left = 0  # bytes of a record body still to read (record-at-a-time path)
+        self._output_waiting = False  # a reader left engine output for the _wlock holder
         self._ct_given = self._ct_sent = 0
         self._pt_given = self._pt_done = self._pt_reported = 0
         self._records: deque[tuple[int, int]] | None = None  # made when first needed
@@ -332,20 +335,51 @@ class TLSSession(TLSConstants):
     # -- moving bytes --------------------------------------------------------------
 
     def _push(self) -> None:
-        """Hand the engine's pending output to the socket (under ``_wlock``)."""
-        wlock, elock = self._wlock, self._elock
-        wlock.acquire()
+        """Hand the engine's pending output to the socket (takes ``_wlock``)."""
+        self._wlock.acquire()
         try:
-            elock.acquire()
-            try:
-                out = self._engine.output()
-            finally:
-                elock.release()
-            if out:
-                self._ct_given += len(out)
-                self._ct_sent += self._sock.send(out)
+            self._push_locked()
         finally:
-            wlock.release()
+            self._release_w()
+
+    def _push_locked(self) -> None:
+        """``_push`` for a caller that holds ``_wlock``."""
+        elock = self._elock
+        elock.acquire()
+        try:
+            self._output_waiting = False
+            out = self._engine.output()
+        finally:
+            elock.release()
+        if out:
+            self._ct_given += len(out)
+            self._ct_sent += self._sock.send(out)
+
+    def _push_soon(self) -> None:
+        """Push what a read produced without waiting behind a writer.
+
+        A blocking writer holds ``_wlock`` while the socket waits for the peer
+        to read; if this reader waited for it too and the peer did the same,
+        no one would read and both ends would stall. So the output is flagged
+        and left: whoever holds ``_wlock`` pushes it before letting go
+        (``_release_w``), and if no one holds it, it is pushed here.
+        """
+        self._output_waiting = True
+        if self._wlock.acquire(blocking=False):
+            try:
+                self._push_locked()
+            finally:
+                self._release_w()
+
+    def _release_w(self) -> None:
+        """Release ``_wlock``, first pushing output a reader left for its holder."""
+        wlock = self._wlock
+        wlock.release()
+        while self._output_waiting and wlock.acquire(blocking=False):
+            try:
+                self._push_locked()
+            finally:
+                wlock.release()
 
     def _flush(self) -> None:
         """Write on what the socket queued (non-blocking; caller holds ``_wlock``).
@@ -410,19 +444,18 @@ class TLSSession(TLSConstants):
                     data += more
             self._feed(data)
             return True
+        if self._body_left:
+            return self._pull_body()
         header = sock.recv(5)
         if len(header) == 5 and header[0] in _CONTENT_TYPES and header[1] == 3:
             length = (header[3] << 8) | header[4]
             if length <= MAX_RECORD_BODY:
-                body = sock.recv(length) if length else b""
-                with self._elock:
-                    self._engine.feed(header)
-                    if body:
-                        self._engine.feed(body)
-                    if len(body) < length:
-                        self._engine.feed_eof()
-                self._starved = False
-                return True
+                # The engine keeps a partial record, so the header goes in now
+                # and a body read that times out loses nothing: _body_left
+                # says where the next pull picks up.
+                self._feed(header)
+                self._body_left = length
+                return self._pull_body() if length else True
         # Short (end of stream) or not a TLS record: let the engine say why.
         with self._elock:
             self._engine.feed(header)
@@ -430,14 +463,25 @@ class TLSSession(TLSConstants):
         self._starved = False
         return True
 
+    def _pull_body(self) -> bool:
+        """Read the rest of the record whose header was fed (blocking, no fast path)."""
+        left = self._body_left
+        body = self._sock.recv(left)  # a timeout leaves _body_left as it was
+        self._body_left = 0
+        if body:
+            self._feed(body)
+        if len(body) < left:  # a blocking recv() comes back short only at end of stream
+            self._feed_eof()
+        return True
+
     def _read_ready(self) -> bytes | None:
         """What a blocking socket's descriptor has already received, without
         waiting; None when nothing is there (or at end of stream or a reset,
         which the socket's own ``recv()`` then reports)."""
         fd = self._sock.fileno()
+        if fd < 0:  # closed: the socket's own recv() reports it
+            return None
         if fd != self._poll_fd:
-            if fd < 0:
-                return None
             self._poller = select.poll()
             self._poller.register(fd, _POLLIN)
             self._poll_fd = fd
@@ -492,12 +536,13 @@ class TLSSession(TLSConstants):
                     elock.acquire()
                     try:
                         self._engine.write(data)
+                        self._output_waiting = False
                         out = self._engine.output()
                     finally:
                         elock.release()
                     self._sock.send(out)
                 finally:
-                    wlock.release()
+                    self._release_w()
             except EngineError as exc:
                 self._fail(str(exc))
                 raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
@@ -520,7 +565,7 @@ class TLSSession(TLSConstants):
                 completed = self._pt_done - self._pt_reported
                 self._pt_reported = self._pt_done
             finally:
-                wlock.release()
+                self._release_w()
         except EngineError as exc:
             self._fail(str(exc))
             raise TLSConnectionError(f"send() failed ({self.component}): {exc}") from exc.__cause__
@@ -620,7 +665,7 @@ class TLSSession(TLSConstants):
                     if data:
                         if self._pending is not None and not self._pending():
                             self._starved = True  # the next read would only say so
-                            self._push()  # what the read may have produced (a key update)
+                            self._push_soon()  # what the read may have produced (a key update)
                         if len(data) == n:  # the common case: one read, no joining
                             if self._state is State.OPEN:
                                 self._status = self.OK
@@ -632,7 +677,7 @@ class TLSSession(TLSConstants):
                         self._ended(clean=True)
                         break
                     self._starved = True
-                    self._push()  # the read may have produced a reply (a key update)
+                    self._push_soon()  # the read may have produced a reply (a key update)
                 self._pull()
         except EngineEOF as exc:
             self._ended(clean=False, reason=str(exc))
@@ -657,7 +702,7 @@ class TLSSession(TLSConstants):
             except OSError:
                 pass  # the read below sees the broken connection
             finally:
-                self._wlock.release()
+                self._release_w()
         engine, elock = self._engine, self._elock
         limit = min(n, MAX_ENGINE_READ)
         try:
@@ -720,7 +765,7 @@ class TLSSession(TLSConstants):
                 completed = self._pt_done - self._pt_reported
                 self._pt_reported = self._pt_done
             finally:
-                wlock.release()
+                self._release_w()
         except OSError as exc:
             raise self._io_error(exc, "sending") from exc
         if self._ct_sent != self._ct_given:

@@ -112,6 +112,9 @@ class RustlsEngine(SSLObjectEngine):
 
     _ssl: ClassVar[ModuleType] = rtls
     _reason = staticmethod(_reason)
+    #: rtls's pending() does not count what rustls holds decrypted, so the
+    #: session must not take "nothing pending" to mean "needs input".
+    pending = None  # type: ignore[assignment]  # "no such hook" to the session
 
     def _peer_closed(self) -> bool:
         """True once rustls has received close_notify and handed out all plaintext.
