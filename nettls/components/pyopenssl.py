@@ -471,7 +471,7 @@ def native_context(config: ContextConfig) -> SSL.Context:
             for pem in config.chain:
                 ctx.add_extra_chain_cert(parse_certificate(pem, "chain certificate"))
             ctx.check_privatekey()
-        except SSL.Error as exc:
+        except (SSL.Error, crypto.Error) as exc:  # crypto.Error: a certificate OpenSSL cannot encode
             raise CertificateError(f"the certificate and key were refused by OpenSSL: {_reason(exc)}") from exc
         except (TypeError, ValueError) as exc:  # a key type pyOpenSSL cannot take
             raise CertificateError(f"the certificate and key were refused by pyOpenSSL: {exc}") from exc

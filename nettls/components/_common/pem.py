@@ -30,6 +30,7 @@ __all__ = [
     "der_to_pem",
     "pem_to_der",
     "check_key_matches",
+    "subject_text",
     "private_file",
 ]
 
@@ -55,7 +56,7 @@ def parse_certificates(data: object, what: str = "certificate") -> list[x509.Cer
         raise CertificateError(f"{what} is not a PEM certificate (no '{_PEM_BEGIN.decode()}' line)")
     try:
         return x509.load_pem_x509_certificates(raw)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise CertificateError(f"{what} does not parse as a PEM certificate: {exc}") from exc
 
 
@@ -102,9 +103,16 @@ def check_key_matches(cert: x509.Certificate, key: PrivateKeyTypes) -> None:
     except Exception:  # unusual key types: compare encodings instead
         matches = False
     if not matches:
-        raise CertificateError(
-            f"private key does not match the certificate (subject {cert.subject.rfc4514_string() or '<empty>'})"
-        )
+        raise CertificateError(f"private key does not match the certificate (subject {subject_text(cert)})")
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    """The subject as RFC 4514 text, for messages; cryptography parses it
+    lazily, so a malformed one is said to be so rather than raising."""
+    try:
+        return cert.subject.rfc4514_string() or "<empty>"
+    except ValueError:
+        return "<a subject that does not parse>"
 
 
 def der_to_pem(der: bytes) -> str:

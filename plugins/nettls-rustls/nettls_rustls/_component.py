@@ -210,6 +210,10 @@ def native_context(config: ContextConfig) -> rtls.SSLContext:
         try:
             # rtls takes PEM from memory: no key file is ever written.
             ctx.load_cert_chain(pem.encode("ascii"), config.privateKey.encode("ascii"))
+            if server:
+                # rtls parses the key only when a connection is made: make one
+                # now, so an unusable key is refused here and not at accept().
+                ctx.wrap_bio(rtls.MemoryBIO(), rtls.MemoryBIO(), server_side=True)
         except (rtls.SSLError, ValueError, TypeError) as exc:
             raise CertificateError(f"the certificate and key were refused by rustls: {_reason(exc)}") from exc
     return ctx
