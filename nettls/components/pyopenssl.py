@@ -123,7 +123,7 @@ def _verify_error(errno: int) -> str:
     return f"certificate verify error {errno}"
 
 
-def _reason(exc: SSL.Error) -> str:
+def _reason(exc: SSL.Error | crypto.Error) -> str:
     """OpenSSL's reason strings from a pyOpenSSL ``Error`` ("" if it has none).
 
     pyOpenSSL puts the drained error queue in ``args[0]`` as a list of
