@@ -259,7 +259,9 @@ class Server:
         tcp_component: the TCP component (default: the linked one).
         http: answer one HTTP request per connection with a small page,
             instead of echoing.
-        handshake_timeout: seconds a client has to complete the handshake.
+        handshake_timeout: seconds from accept a client has to complete the
+            handshake; bytes arriving meanwhile do not extend it (a client that
+            trickles its ClientHello is dropped as one that sends nothing).
         idle_timeout: seconds without progress before a connection is
             closed (None or 0: never).
 
@@ -335,6 +337,7 @@ class Server:
         self._monitor: Any = None
         self._waker: _Waker | None = None
         self._conns: set[_Conn] = set()
+        self._done: list[_Conn] = []  # finished this turn; leave _conns when the turn is over (_reap)
         self._again: list[_Conn] = []  # owed a read turn (budget ran out)
         self._polled: set[_Conn] = set()  # out of the monitor, tried every POLL_INTERVAL
         self._timers: list[tuple[float, int, _Conn]] = []
@@ -357,7 +360,9 @@ class Server:
 
     @property
     def connections(self) -> int:
-        """Connections not yet done."""
+        """Connections not yet done. A connection leaves the count when the
+        loop has let go of it (its session and socket included), at the end
+        of the turn that finished it."""
         return len(self._conns)
 
     def start(self) -> NetworkEndpoint:
@@ -407,15 +412,13 @@ class Server:
                 now = time.monotonic()
                 if self._stop_requested and not self._stopping:
                     self._begin_shutdown(now)
+                    self._reap()
                 if self._stopping and (not self._conns or now >= self._shutdown_deadline):
                     break
                 if self._accept_paused_until and now >= self._accept_paused_until and not self._stopping:
                     self._accept_paused_until = 0.0
                     monitor.addSocket(self._listener, self._accept_all)
-                events = monitor.wait(self._wait_ms(now))
-                now = time.monotonic()
-                for event in events:
-                    self._dispatch(event, now)
+                now = self._dispatch_all(monitor.wait(self._wait_ms(now)))
                 if self._again:
                     again, self._again = self._again, []
                     for conn in again:
@@ -425,6 +428,7 @@ class Server:
                     for conn in list(self._polled):
                         self._guarded(self._on_writable, conn, now)
                 self._expire(now)
+                self._reap()
         finally:
             self._close_all()
 
@@ -455,6 +459,25 @@ class Server:
         if self._stop_requested and not self._stopping:
             seconds = 0.0
         return 1000.0 * seconds if seconds != math.inf else 60_000.0
+
+    def _reap(self) -> None:
+        """Take the connections finished this turn out of the count. Done here,
+        with every step's frame returned, and not in ``_finish``: a caller up
+        the stack may still hold the session in a local when ``_finish``
+        returns, and ``connections == 0`` promises that nothing holds any."""
+        if self._done:
+            self._conns.difference_update(self._done)
+            self._done.clear()
+
+    def _dispatch_all(self, events: list[Any]) -> float:
+        """Handle one wait's events; returns the time they were handled at.
+        A function of its own so that the list (each event holds its socket)
+        is let go of at once, not kept by the loop until the next wake-up,
+        which may be a minute away on an idle server."""
+        now = time.monotonic()
+        for event in events:
+            self._dispatch(event, now)
+        return now
 
     def _dispatch(self, event: Any, now: float) -> None:
         target = event.userData
@@ -853,7 +876,7 @@ class Server:
             conn.outcome = outcome or "closed"
         if note:
             conn.outcome += f"; {note}"
-        self._conns.discard(conn)
+        self._done.append(conn)  # leaves _conns at the end of the turn (_reap)
         self._polled.discard(conn)
         sock, tls = conn.sock, conn.tls
         try:
@@ -926,6 +949,7 @@ class Server:
     def _close_all(self) -> None:
         for conn in list(self._conns):
             self._finish(conn, "server shutdown", None if conn.outcome is None else "cut short by the shutdown")
+        self._reap()
         self._timers.clear()
         self._again.clear()
         monitor, self._monitor = self._monitor, None

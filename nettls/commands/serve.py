@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=_seconds,
         default=10.0,
-        help="a client must complete the handshake within this time (default: 10)",
+        help="a client must complete the handshake within this time of connecting, however slowly it keeps "
+        "sending; then it is dropped, so stalled or trickling clients cannot pile up (default: 10)",
     )
     parser.add_argument(
         "--idle-timeout",
