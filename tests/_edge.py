@@ -344,9 +344,12 @@ class OpenSSLProcess:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            with self._lock:
-                self._chunks.append(line)
+        try:
+            for line in iter(self.proc.stdout.readline, b""):
+                with self._lock:
+                    self._chunks.append(line)
+        except (ValueError, OSError):  # the pipe was closed under us: nothing more to read
+            pass
 
     @property
     def output(self) -> str:
@@ -391,8 +394,9 @@ class OpenSSLProcess:
             self.proc.kill()
         try:
             self.proc.wait(5)
-        except Exception:
+        except subprocess.TimeoutExpired:
             pass
+        self._reader.join(5)  # the pipe ends with the process: let the reader see it first
         self.close_input()
         if self.proc.stdout is not None:
             self.proc.stdout.close()

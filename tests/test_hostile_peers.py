@@ -237,22 +237,12 @@ RECORD_ATTACKS: dict[str, tuple[Callable[[RawTLSClient], bytes], str]] = {
     "truncated-record-then-reset": (_half_a_record, "reset"),
 }
 
-#: rustls drops plaintext it had already decrypted when a later record in the
-#: same read is bad (see the report in docs/security.md, "Known component bugs").
-_RUSTLS_LOSES_DATA = pytest.mark.xfail(
-    strict=True,
-    reason="component bug (rustls): RustlsEngine.read() raises for the bad record and loses the "
-    "authenticated plaintext of the records before it (rustls still holds it: read_plaintext)",
-)
-
-
 def _record_attack_params() -> list[Any]:
     params = []
     for component in COMPONENTS:
         for mode in MODES:
             for attack, (_, ending) in RECORD_ATTACKS.items():
-                marks = [_RUSTLS_LOSES_DATA] if component == "rustls" and ending == "keep" else []
-                params.append(pytest.param(component, mode, attack, marks=marks, id=f"{component}-{mode}-{attack}"))
+                params.append(pytest.param(component, mode, attack, id=f"{component}-{mode}-{attack}"))
     return params
 
 

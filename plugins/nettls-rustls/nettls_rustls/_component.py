@@ -108,13 +108,19 @@ class RustlsEngine(SSLObjectEngine):
     ``feed``, ``feed_eof``, ``output``, ``shutdown``, ``version``, ``cipher``.
     """
 
-    __slots__ = ()
+    __slots__ = ("_fault",)
 
     _ssl: ClassVar[ModuleType] = rtls
     _reason = staticmethod(_reason)
     #: rtls's pending() does not count what rustls holds decrypted, so the
     #: session must not take "nothing pending" to mean "needs input".
     pending = None  # type: ignore[assignment]  # "no such hook" to the session
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: A read failure held back while rustls still had plaintext from
+        #: records before the bad one: that plaintext is handed out first.
+        self._fault: EngineError | None = None
 
     def _peer_closed(self) -> bool:
         """True once rustls has received close_notify and handed out all plaintext.
@@ -147,6 +153,11 @@ class RustlsEngine(SSLObjectEngine):
             raise EngineError(_reason(exc)) from exc
 
     def read(self, n: int) -> bytes | None:
+        if self._fault is not None:
+            left = self._plaintext_left(n)
+            if left:
+                return left
+            raise self._fault
         try:
             data = self._obj.read(n)
         except rtls.SSLWantReadError:
@@ -159,8 +170,22 @@ class RustlsEngine(SSLObjectEngine):
             raise EngineEOF(_reason(exc)) from exc
         except rtls.SSLError as exc:
             self._hand_over_alert()
-            raise EngineError(_reason(exc)) from exc
+            fault = EngineError(_reason(exc))
+            fault.__cause__ = exc
+            left = self._plaintext_left(n)  # records authenticated before the bad one
+            if left:
+                self._fault = fault
+                return left
+            raise fault from exc
         return bytes(data)
+
+    def _plaintext_left(self, n: int) -> bytes:
+        """Plaintext rustls still holds after a failure (b"" if none)."""
+        obj: Any = self._obj
+        try:
+            return bytes(obj._conn.read_plaintext(n) or b"")
+        except Exception:  # nothing more can come out of a failed connection
+            return b""
 
     def read_into(self, view: memoryview) -> int | None:
         data = self.read(len(view))
