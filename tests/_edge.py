@@ -12,21 +12,18 @@ goes to 127.0.0.1 only; every wait is bounded.
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-import pytest
 from zope.interface import implementer
 
 import nettls
+from nettls.conformance._openssl import OpenSSL
 from nettls.interfaces import ITCPSocket
 from nettls.server import Server
 
@@ -326,83 +323,12 @@ def rss_bytes() -> int:
 # -- the openssl command line as a reference peer ----------------------------------------------------
 
 
-class OpenSSLProcess:
-    """One interactive ``openssl`` process (s_client, s_server) with its
-    output collected by a thread; every wait is bounded; ``stop()`` kills it."""
-
-    def __init__(self, args: list[str]) -> None:
-        binary = shutil.which("openssl")
-        if binary is None:
-            pytest.skip("the openssl command line is not installed")
-        self.proc = subprocess.Popen(
-            [binary, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self._chunks: list[bytes] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, name="openssl output", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        try:
-            for line in iter(self.proc.stdout.readline, b""):
-                with self._lock:
-                    self._chunks.append(line)
-        except (ValueError, OSError):  # the pipe was closed under us: nothing more to read
-            pass
-
-    @property
-    def output(self) -> str:
-        with self._lock:
-            return b"".join(self._chunks).decode("utf-8", "replace")
+class OpenSSLProcess(OpenSSL):
+    """One interactive ``openssl`` process (s_client, s_server): the
+    conformance suite's, with this file's longer default waits."""
 
     def wait_for(self, pattern: str, timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            finished = self.proc.poll() is not None and not self._reader.is_alive()
-            found = re.search(pattern, self.output)
-            if found:
-                return found
-            if finished:
-                raise AssertionError(f"openssl exited before printing {pattern!r}:\n{self.output[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"openssl did not print {pattern!r} in {timeout} s:\n{self.output[-3000:]}")
-            time.sleep(0.01)
-
-    def write(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def close_input(self) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
+        return super().wait_for(pattern, timeout)
 
     def wait(self, timeout: float = WAIT) -> int:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"openssl still running after {timeout} s:\n{self.output[-3000:]}") from None
-        self._reader.join(timeout)
-        return code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        self._reader.join(5)  # the pipe ends with the process: let the reader see it first
-        self.close_input()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> "OpenSSLProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return super().wait(timeout)

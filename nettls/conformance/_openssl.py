@@ -59,9 +59,12 @@ class OpenSSL:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            with self._lock:
-                self._chunks.append(line)
+        try:
+            for line in iter(self.proc.stdout.readline, b""):
+                with self._lock:
+                    self._chunks.append(line)
+        except (ValueError, OSError):  # the pipe was closed under us: nothing more to read
+            pass
 
     @property
     def output(self) -> str:
@@ -110,6 +113,7 @@ class OpenSSL:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
+        self._reader.join(5)  # the pipe ends with the process: let the reader see it first
         self.close_input()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
