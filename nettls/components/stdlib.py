@@ -116,15 +116,7 @@ class TLSContext(ExtendedTLSContext):
     """``net.TLSContext`` for the stdlib component; see ``ITLSContext`` and the
     context extensions (``nettls.interfaces.tlsext``)."""
 
-    def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
-        super().setCertificate(cert, key)
-        native_context(self._config)  # surface ssl's own refusal here, not at accept()
-        return True
-
-    def _check_native(self, config: ContextConfig) -> None:
-        native_context(config)
-        for entry in config.nameCertificates:
-            native_context(config.for_name(entry))
+    _native_builder = staticmethod(native_context)
 
 
 class TLSCertStore(ExtendedCertStore):

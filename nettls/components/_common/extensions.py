@@ -24,7 +24,7 @@ machine (``TLSSession``) is untouched; the session wraps ``connect()`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 from zope.interface import implementer
 
@@ -110,9 +110,23 @@ def select_name_certificate(config: ContextConfig, name: str | None) -> NameCert
 class ExtendedTLSContext(ClientCertificateConstants, BaseTLSContext):
     """``BaseTLSContext`` with the context-level extensions; see their interfaces."""
 
+    #: The component's native-context builder (cached by configuration), or
+    #: None: used to surface the library's own refusal of a setting at once.
+    _native_builder: ClassVar[Callable[[ContextConfig], Any] | None] = None
+
     def _check_native(self, config: ContextConfig) -> None:
-        """Build what the component's library needs for ``config``, raising
-        its refusal (CertificateError, ValueError); components override."""
+        """Build what the component's library needs for ``config`` (and each
+        name certificate), raising its refusal (CertificateError, ValueError)."""
+        build = type(self)._native_builder
+        if build is not None:
+            build(config)
+            for entry in config.nameCertificates:
+                build(config.for_name(entry))
+
+    def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
+        super().setCertificate(cert, key)
+        self._check_native(self._config)  # the library's own refusal here, not at accept()
+        return True
 
     def _apply(self, **changes: Any) -> None:
         """Change the configuration, first letting the component refuse it."""
