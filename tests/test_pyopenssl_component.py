@@ -485,6 +485,19 @@ def test_nonblocking_client(listener: Listener, server_cert: trustme.LeafCert) -
 # -- the engine -------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["PyOpenSSLEngine", "DirectEngine"])
+def engine_cls(request: pytest.FixtureRequest) -> type[pyopenssl.PyOpenSSLEngine]:
+    """Both engines: the one on pyOpenSSL's public API, and the one whose data
+    path calls pyOpenSSL's binding directly (what sessions use when they can)."""
+    if request.param == "DirectEngine" and not pyopenssl.DIRECT_DATA_PATH:
+        pytest.skip("this pyOpenSSL's binding lacks what DirectEngine calls")
+    return getattr(pyopenssl, request.param)  # type: ignore[no-any-return]
+
+
+def test_sessions_use_the_direct_engine_when_they_can() -> None:
+    assert pyopenssl.ENGINE is (pyopenssl.DirectEngine if pyopenssl.DIRECT_DATA_PATH else pyopenssl.PyOpenSSLEngine)
+
+
 def pump(client: pyopenssl.PyOpenSSLEngine, server: pyopenssl.PyOpenSSLEngine) -> None:
     """Run both handshakes to completion in memory."""
     done = [False, False]
@@ -498,9 +511,11 @@ def pump(client: pyopenssl.PyOpenSSLEngine, server: pyopenssl.PyOpenSSLEngine) -
     raise AssertionError("handshake did not complete")
 
 
-def engine_pair(server_cert: trustme.LeafCert) -> tuple[pyopenssl.PyOpenSSLEngine, pyopenssl.PyOpenSSLEngine]:
-    server = pyopenssl.PyOpenSSLEngine(pyopenssl.native_context(native_config(server_cert, True)), True)
-    client = pyopenssl.PyOpenSSLEngine(pyopenssl.native_context(native_config(None, False)), False)
+def engine_pair(
+    server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine] = pyopenssl.PyOpenSSLEngine
+) -> tuple[pyopenssl.PyOpenSSLEngine, pyopenssl.PyOpenSSLEngine]:
+    server = engine_cls(pyopenssl.native_context(native_config(server_cert, True)), True)
+    client = engine_cls(pyopenssl.native_context(native_config(None, False)), False)
     pump(client, server)
     return client, server
 
@@ -534,8 +549,8 @@ def test_client_side_peer_chain_as_sent(server_cert: trustme.LeafCert) -> None:
     assert client.cipher() == server.cipher()
 
 
-def test_engine_truncation_after_feed_eof(server_cert: trustme.LeafCert) -> None:
-    client, server = engine_pair(server_cert)
+def test_engine_truncation_after_feed_eof(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    client, server = engine_pair(server_cert, engine_cls)
     client.read(1)  # take the session tickets
     server.write(memoryview(b"hello"))
     server.write(memoryview(b"world"))
@@ -550,8 +565,8 @@ def test_engine_truncation_after_feed_eof(server_cert: trustme.LeafCert) -> None
             client.read_into(memoryview(bytearray(10)))
 
 
-def test_engine_clean_close(server_cert: trustme.LeafCert) -> None:
-    client, server = engine_pair(server_cert)
+def test_engine_clean_close(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    client, server = engine_pair(server_cert, engine_cls)
     server.write(memoryview(b"last"))
     server.shutdown()
     client.feed(server.output())
@@ -564,8 +579,8 @@ def test_engine_clean_close(server_cert: trustme.LeafCert) -> None:
     assert client.output()
 
 
-def test_engine_needs_input(server_cert: trustme.LeafCert) -> None:
-    client, server = engine_pair(server_cert)
+def test_engine_needs_input(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    client, server = engine_pair(server_cert, engine_cls)
     while client.read(100) is not None:  # session tickets are not data
         pass
     assert client.read_into(memoryview(bytearray(10))) is None
@@ -573,8 +588,8 @@ def test_engine_needs_input(server_cert: trustme.LeafCert) -> None:
     client.feed(b"")  # nothing to feed is not an error
 
 
-def test_engine_read_into_fills_the_view_in_place(server_cert: trustme.LeafCert) -> None:
-    client, server = engine_pair(server_cert)
+def test_engine_read_into_fills_the_view_in_place(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    client, server = engine_pair(server_cert, engine_cls)
     data = bytes(range(256)) * 160  # 40960 bytes: three records
     server.write(memoryview(data))
     client.feed(server.output())
@@ -595,8 +610,23 @@ def test_engine_read_into_fills_the_view_in_place(server_cert: trustme.LeafCert)
     assert client.read(100) == b"ef"
 
 
-def test_engine_error_reasons(server_cert: trustme.LeafCert) -> None:
-    server = pyopenssl.PyOpenSSLEngine(pyopenssl.native_context(native_config(server_cert, True)), True)
+def test_engine_bad_record_after_handshake(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    """A forged application-data record fails the read with OpenSSL's reason, every time."""
+    client, server = engine_pair(server_cert, engine_cls)
+    server.write(memoryview(b"good"))
+    client.feed(server.output() + b"\x17\x03\x03\x00\x20" + bytes(range(32)))
+    assert client.read(100) == b"good"
+    for _ in range(2):
+        with pytest.raises(EngineError, match="decrypt|bad record mac") as info:
+            client.read(100)
+        assert not isinstance(info.value, EngineEOF)
+        assert isinstance(info.value.__cause__, SSL.Error)
+    with pytest.raises(EngineError, match="decrypt|bad record mac"):
+        client.write(memoryview(b"after the failure"))
+
+
+def test_engine_error_reasons(server_cert: trustme.LeafCert, engine_cls: type[pyopenssl.PyOpenSSLEngine]) -> None:
+    server = engine_cls(pyopenssl.native_context(native_config(server_cert, True)), True)
     server.feed(b"\x16\x03\x01\x00\x05hello")
     with pytest.raises(EngineError) as info:
         server.handshake()
@@ -607,7 +637,7 @@ def test_engine_error_reasons(server_cert: trustme.LeafCert) -> None:
     with pytest.raises(EngineError, match=re.escape(str(info.value))):
         server.read(10)
 
-    client = pyopenssl.PyOpenSSLEngine(pyopenssl.native_context(native_config(None, False)), False)
+    client = engine_cls(pyopenssl.native_context(native_config(None, False)), False)
     client.handshake()
     client.feed(b"\x16\x03")
     client.feed_eof()

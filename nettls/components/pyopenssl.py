@@ -52,6 +52,7 @@ its app data), so the context-wide callbacks find it:
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from typing import Any, Callable
 
@@ -68,7 +69,7 @@ from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedT
 from ._common.pem import certificate_pem, parse_certificate, parse_private_key
 from ._common.session import RECORD_PLAINTEXT, EngineEOF, EngineError
 
-__all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "native_context"]
+__all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "native_context", "PyOpenSSLEngine", "DirectEngine", "ENGINE"]
 
 #: TLS 1.2 suites for CIPHER_DEFAULT: CPython's own default string
 #: (``ssl._DEFAULT_CIPHERS``), so this component and ``stdlib`` negotiate alike.
@@ -97,8 +98,9 @@ _CERTIFICATE_STATE = b"SSLv3/TLS read server certificate"
 
 
 def _openssl_lib() -> Any:
-    """pyOpenSSL's binding of OpenSSL (private to pyOpenSSL): for the two
-    calls it has no public form of. None where it cannot be had."""
+    """pyOpenSSL's binding of OpenSSL (private to pyOpenSSL): for the calls
+    it has no public form of, and ``DirectEngine``'s data path. None where
+    it cannot be had."""
     try:
         from OpenSSL._util import ffi, lib
     except ImportError:
@@ -107,6 +109,15 @@ def _openssl_lib() -> Any:
 
 
 _FFI, _LIB = _openssl_lib()
+#: A cffi allocator that skips zeroing (buffers are written before they are read).
+_ALLOCATE: Any = _FFI.new_allocator(should_clear_after_alloc=False) if _FFI is not None else None
+_WANT_READ: int = getattr(_LIB, "SSL_ERROR_WANT_READ", 2)
+_ZERO_RETURN: int = getattr(_LIB, "SSL_ERROR_ZERO_RETURN", 6)
+#: SSL_write takes an int length.
+_INT_MAX = 2**31 - 1
+#: The per-thread buffer ``DirectEngine`` reads into: a record's plaintext,
+#: or a flight of ciphertext (a 64 KiB send makes about 64 KiB).
+SCRATCH_SIZE = 65536 + 1024
 #: SSL_session_reused; None if the binding lacks it (then a client tells a
 #: resumed handshake by the server certificate it did not read).
 _SESSION_REUSED: Callable[[Any], int] | None = getattr(_LIB, "SSL_session_reused", None)
@@ -384,6 +395,124 @@ class PyOpenSSLEngine:
         return self._verify_failure
 
 
+class _Scratch(threading.local):
+    """A buffer per thread that ``DirectEngine`` reads into before copying
+    out exactly what it got (engines of one thread never read at once; the
+    binding releases the GIL inside OpenSSL, so threads must not share one)."""
+
+    def __init__(self) -> None:
+        self.buf = _ALLOCATE("char[]", SCRATCH_SIZE)
+
+
+class DirectEngine(PyOpenSSLEngine):
+    """``PyOpenSSLEngine`` with its data path on pyOpenSSL's own binding.
+
+    The handshake, shutdown and everything else stay on pyOpenSSL's public
+    API; ``write``, ``read``, ``read_into``, ``feed``, ``output`` and
+    ``pending`` call ``SSL_write``, ``SSL_read``, ``BIO_write`` and
+    ``BIO_read`` through the cffi binding pyOpenSSL itself uses, on the
+    same ``SSL`` and BIOs. That saves pyOpenSSL's per-call wrapping: a
+    temporary buffer per read, an exception per empty read, argument
+    conversions, a Python loop per record written (the connection leaves
+    partial-write mode: a memory BIO takes every record at once). A call
+    that fails goes to pyOpenSSL's own error mapping
+    (``Connection._raise_ssl_error``), so every error is the exception the
+    public API raises. Sessions use it when the binding has what it needs
+    (``DIRECT_DATA_PATH``); docs/performance.md has the figures.
+    """
+
+    __slots__ = ("_ssl", "_into", "_from")
+
+    def __init__(self, ctx: SSL.Context, server: bool, *args: Any, **kwargs: Any) -> None:
+        super().__init__(ctx, server, *args, **kwargs)
+        self._ssl = self._conn._ssl
+        self._into = self._conn._into_ssl
+        self._from = self._conn._from_ssl
+        _LIB.SSL_clear_mode(self._ssl, _LIB.SSL_MODE_ENABLE_PARTIAL_WRITE)
+
+    def _failed(self, result: int) -> EngineError:
+        """The engine error for an SSL_read/SSL_write ``result`` <= 0, as
+        pyOpenSSL's public calls would have raised it."""
+        try:
+            self._conn._raise_ssl_error(self._ssl, result)
+        except SSL.Error as exc:
+            err = self._error(exc)
+            err.__cause__ = exc
+            return err
+        return EngineError(f"OpenSSL returned {result} without an error")
+
+    def write(self, data: memoryview) -> None:
+        size = len(data)
+        if not size or size > _INT_MAX:
+            return super().write(data)  # nothing to write, or more than one call takes
+        if type(data) is not bytes:
+            # Up to a record, a copy costs less than the binding's from_buffer().
+            data = bytes(data) if size <= RECORD_PLAINTEXT else _FFI.from_buffer(data)  # type: ignore[assignment]
+        result = _LIB.SSL_write(self._ssl, data, size)
+        if result <= 0:
+            raise self._failed(result)
+
+    def _read_result(self, result: int) -> int | None:
+        """What an SSL_read ``result`` <= 0 means: None (needs input), 0 (close_notify), or raise."""
+        error = _LIB.SSL_get_error(self._ssl, result)
+        if error == _WANT_READ:
+            return None
+        if error == _ZERO_RETURN:
+            return 0
+        raise self._failed(result)
+
+    def read(self, n: int) -> bytes | None:
+        buf = _SCRATCH.buf
+        result = _LIB.SSL_read(self._ssl, buf, n if n < READ_LIMIT else READ_LIMIT)
+        if result > 0:
+            return _FFI.unpack(buf, result)
+        return None if self._read_result(result) is None else b""
+
+    def read_into(self, view: memoryview) -> int | None:
+        size = len(view)
+        result = _LIB.SSL_read(
+            self._ssl, _FFI.from_buffer(view, require_writable=True), size if size < READ_LIMIT else READ_LIMIT
+        )
+        return result if result > 0 else self._read_result(result)
+
+    def feed(self, data: bytes) -> None:
+        if data:  # BIO_write of nothing reports a failure
+            result = _LIB.BIO_write(self._into, data if type(data) is bytes else _FFI.from_buffer(data), len(data))
+            if result <= 0:
+                super().feed(data)  # the public call raises the matching error
+
+    def pending(self) -> bool:
+        return _LIB.SSL_pending(self._ssl) > 0 or _LIB.BIO_get_mem_data(self._into, _FFI.NULL) > 0
+
+    def output(self) -> bytes:
+        buf, bio = _SCRATCH.buf, self._from
+        size = _LIB.BIO_read(bio, buf, SCRATCH_SIZE)  # -1 when empty
+        if size < SCRATCH_SIZE:
+            return _FFI.unpack(buf, size) if size > 0 else b""
+        # More than the scratch holds (a large write): one exact buffer for all of it.
+        rest = _LIB.BIO_get_mem_data(bio, _FFI.NULL)
+        whole = _ALLOCATE("char[]", size + rest)
+        _FFI.memmove(whole, buf, size)
+        if rest > 0:
+            size += _LIB.BIO_read(bio, whole + size, rest)
+        return _FFI.unpack(whole, size)
+
+
+#: Whether pyOpenSSL's binding offers what ``DirectEngine`` calls.
+DIRECT_DATA_PATH = (
+    _LIB is not None
+    and all(
+        hasattr(_LIB, name)
+        for name in ("SSL_write", "SSL_read", "SSL_get_error", "SSL_pending", "SSL_clear_mode", "BIO_write", "BIO_read")
+    )
+    and hasattr(SSL.Connection, "_raise_ssl_error")
+)
+#: One scratch buffer per thread, made on a thread's first read.
+_SCRATCH: Any = _Scratch() if DIRECT_DATA_PATH else None
+#: The engine sessions use.
+ENGINE: type[PyOpenSSLEngine] = DirectEngine if DIRECT_DATA_PATH else PyOpenSSLEngine
+
+
 def _engine_of(conn: SSL.Connection) -> PyOpenSSLEngine | None:
     ref = conn.get_app_data()
     engine = ref() if isinstance(ref, weakref.ref) else None
@@ -543,7 +672,7 @@ class TLS(ExtendedTLSSession):
 
     def _make_engine(self, native: SSL.Context, server: bool) -> PyOpenSSLEngine:
         name, session = self._engine_options()
-        return PyOpenSSLEngine(native, server, name, session, verify_host_name=self._config.verifyHostName)
+        return ENGINE(native, server, name, session, verify_host_name=self._config.verifyHostName)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)
