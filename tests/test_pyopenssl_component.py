@@ -830,3 +830,51 @@ def test_verify_garbage_fails_without_raising(ca: trustme.CA, server_cert: trust
 def test_trust_store_is_cached(ca: trustme.CA) -> None:
     roots = (ca.cert_pem.bytes().decode(),)
     assert pyopenssl.trust_store(roots) is pyopenssl.trust_store(tuple(roots))
+
+
+# -- verification straight from PEM ------------------------------------------------------
+
+
+def _armour(der_bytes: bytes) -> str:
+    import base64
+
+    body = base64.b64encode(der_bytes).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def test_pem_fast_path_takes_strict_single_certificates_only(ca: trustme.CA, server_cert: trustme.LeafCert) -> None:
+    """verify_pem parses with OpenSSL only what cryptography would parse the
+    same way; everything else goes to the general path (None)."""
+    leaf, inter = pems(server_cert)[:2]
+    assert pyopenssl._load_one(leaf) is not None
+    assert pyopenssl._load_one(leaf.encode()) is not None
+    assert pyopenssl._load_one("text before\n" + leaf.replace("\n", "\r\n")) is not None
+    refused = {
+        "two certificates": leaf + inter,
+        "a byte after the DER": _armour(der(leaf) + b"\x00"),
+        "a stray character in the base64": leaf.replace("\n", "\n*", 2),
+        "non-ASCII text": leaf + "é",
+        "no end line": leaf.split("-----END")[0],
+        "not text": bytearray(leaf.encode()),
+        "a DER length that is not minimal": _armour(b"\x30\x83\x00" + der(leaf)[2:]),
+    }
+    for what, pem in refused.items():
+        assert pyopenssl._load_one(pem) is None, what
+    root = ca.cert_pem.bytes().decode()
+    assert pyopenssl.verify_pem((root,), leaf, iter([inter])) is None  # not a list: the general path
+    assert pyopenssl.verify_pem((root,), leaf, [inter + leaf]) is None
+    assert pyopenssl.verify_pem((root,), leaf, [inter]) is not None
+
+
+def test_pem_fast_path_and_general_path_agree(ca: trustme.CA, server_cert: trustme.LeafCert) -> None:
+    """The same verdicts, certificate at fault and reason through either path."""
+    leaf, inter = pems(server_cert)[:2]
+    root = ca.cert_pem.bytes().decode()
+    other_root = trustme.CA().cert_pem.bytes().decode()
+    for roots, chain in (((root,), [inter]), ((other_root,), [inter]), ((root,), []), ((root,), [leaf, inter])):
+        fast = pyopenssl.verify_pem(roots, leaf, chain)
+        assert fast is not None
+        general = pyopenssl.verify_chain(roots, parse_certificate(leaf), [parse_certificate(c) for c in chain])
+        assert fast == general, (roots == (root,), len(chain))
+    assert pyopenssl.verify_pem((root,), leaf, [inter]) == VerifyStatus(VerifyStatus.OK)

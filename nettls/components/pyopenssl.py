@@ -640,7 +640,65 @@ def verify_chain(roots: tuple[str, ...], leaf: x509.Certificate, chain: list[x50
     """Verify ``leaf`` with untrusted ``chain`` against ``roots`` (PEM), now,
     with OpenSSL's ``X509_verify_cert`` and no purpose (Dana's check)."""
     untrusted = [crypto.X509.from_cryptography(c) for c in chain]
-    context = crypto.X509StoreContext(trust_store(roots), crypto.X509.from_cryptography(leaf), untrusted)
+    return _verify_x509(roots, crypto.X509.from_cryptography(leaf), untrusted)
+
+
+_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+_PEM_END = b"-----END CERTIFICATE-----"
+
+
+def _load_one(pem: object) -> crypto.X509 | None:
+    """The certificate in ``pem`` when it holds exactly one, in strict PEM
+    and DER; None for anything else (the general path words the problem).
+
+    OpenSSL's own PEM reader is laxer than ``cryptography``'s (it ignores
+    bytes after the DER, and base64 it cannot read), so the certificate it
+    reads must write back as the same PEM body: then the input was strict
+    base64 of exactly one DER certificate.
+    """
+    if type(pem) is str:
+        if not pem.isascii():
+            return None
+        raw = pem.encode("ascii")
+    elif type(pem) is bytes:
+        raw = pem
+    else:
+        return None
+    begin = raw.find(_PEM_BEGIN)
+    end = raw.find(_PEM_END, begin)
+    if begin < 0 or end < 0 or raw.find(_PEM_BEGIN, begin + 1) >= 0:
+        return None
+    try:
+        cert = crypto.load_certificate(crypto.FILETYPE_PEM, raw)
+    except crypto.Error:
+        return None
+    written = crypto.dump_certificate(crypto.FILETYPE_PEM, cert)
+    body = raw[begin + len(_PEM_BEGIN) : end].translate(None, b" \t\r\n")
+    if written[len(_PEM_BEGIN) : -len(_PEM_END) - 1].translate(None, b"\n") != body:
+        return None  # bytes after the DER, an outer encoding that is not DER, lax base64
+    return cert
+
+
+def verify_pem(roots: tuple[str, ...], certificate: object, chain: object) -> VerifyStatus | None:
+    """``verify_chain`` on PEM that OpenSSL parses itself; None unless the
+    certificate and every chain entry are single PEM certificates."""
+    leaf = _load_one(certificate)
+    if leaf is None:
+        return None
+    untrusted: list[crypto.X509] = []
+    if chain is not None:
+        if not isinstance(chain, (list, tuple)):
+            return None
+        for item in chain:
+            cert = _load_one(item)
+            if cert is None:
+                return None
+            untrusted.append(cert)
+    return _verify_x509(roots, leaf, untrusted)
+
+
+def _verify_x509(roots: tuple[str, ...], leaf: crypto.X509, untrusted: list[crypto.X509]) -> VerifyStatus:
+    context = crypto.X509StoreContext(trust_store(roots), leaf, untrusted)
     try:
         context.verify_certificate()
     except crypto.X509StoreContextError as exc:
@@ -676,6 +734,9 @@ class TLS(ExtendedTLSSession):
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)
+
+    def _verify_pem(self, roots: tuple[str, ...], certificate: Any, chain: Any) -> VerifyStatus | None:
+        return verify_pem(roots, certificate, chain)
 
 
 COMPONENT = Component(
