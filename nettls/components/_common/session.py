@@ -130,6 +130,8 @@ _POLLIN = getattr(select, "POLLIN", 1)
 #: Plaintext asked of one engine read: one record's worth, since a read returns
 #: at most one record (and ``recv(10**9)`` must allocate nothing huge).
 MAX_ENGINE_READ = RECORD_PLAINTEXT
+#: A blocking send() larger than this is encrypted and sent in pieces of it.
+BLOCKING_CHUNK = 4 * RECORD_PLAINTEXT
 #: Socket reads one non-blocking call may make before it yields (the
 #: monitor reports the socket readable again if more is waiting).
 _MAX_PULLS = 64
@@ -541,14 +543,17 @@ class TLSSession(TLSConstants):
             try:
                 wlock.acquire()
                 try:
-                    elock.acquire()
-                    try:
-                        self._engine.write(data)
-                        self._output_waiting = False
-                        out = self._engine.output()
-                    finally:
-                        elock.release()
-                    self._sock.send(out)
+                    if len(data) > BLOCKING_CHUNK:
+                        self._send_chunked(data)
+                    else:
+                        elock.acquire()
+                        try:
+                            self._engine.write(data)
+                            self._output_waiting = False
+                            out = self._engine.output()
+                        finally:
+                            elock.release()
+                        self._sock.send(out)
                 finally:
                     self._release_w()
             except EngineError as exc:
@@ -585,6 +590,21 @@ class TLSSession(TLSConstants):
         else:
             self._status = self.OK
         return completed
+
+    def _send_chunked(self, data: bytes | memoryview) -> None:
+        """A blocking send of more than ``BLOCKING_CHUNK``: encrypt and send a
+        chunk at a time, so the ciphertext stays in the CPU's caches and the
+        engine's buffer stays small. The caller holds ``_wlock``."""
+        view, engine, elock, sock = memoryview(data), self._engine, self._elock, self._sock
+        for pos in range(0, len(view), BLOCKING_CHUNK):
+            elock.acquire()
+            try:
+                engine.write(view[pos : pos + BLOCKING_CHUNK])
+                self._output_waiting = False
+                out = engine.output()
+            finally:
+                elock.release()
+            sock.send(out)
 
     def _encrypt(self, data: bytes | memoryview) -> None:
         """Encrypt ``data`` one record at a time, hand it all to the socket in
