@@ -231,3 +231,38 @@ def test_sessions_and_sockets_dropped_without_close_are_freed(component: str, mo
         assert open_fds() <= fds_before
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("component", ["stdlib", "pyopenssl"])
+def test_a_large_blocking_send_holds_no_copy_of_it(component: str) -> None:
+    """send() of 16 MiB on a blocking session encrypts and sends it a piece
+    at a time: the Python heap never holds the ciphertext of the whole
+    (tracemalloc's peak; the payload itself is allocated before the start)."""
+    import tracemalloc
+
+    from nettls.conformance import Harness
+
+    size = 16 << 20
+    payload = bytes(size)
+    with Harness(component) as h:
+        pair = h.tls_pair()
+        received: list[int] = []
+
+        def read_all() -> None:
+            got = 0
+            while got < size:
+                got += len(pair.server.recv(min(65536, size - got)))
+            received.append(got)
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        tracemalloc.start()
+        try:
+            reader.start()
+            tracemalloc.reset_peak()
+            assert pair.client.send(payload) == size
+            reader.join(WAIT)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert received == [size]
+    assert peak < 2 << 20, f"peak {peak / 2**20:.1f} MiB of Python memory during a 16 MiB send"
