@@ -10,7 +10,10 @@ comes from here (the same code the built-in components use)::
 
 - ``TLSSession``: ``net.TLS`` over an *engine* (your library's connection
   over memory buffers, see ``Engine``); override ``_native_context``,
-  ``_make_engine`` and ``_verify``.
+  ``_make_engine`` and ``_verify`` (and, optionally, ``_verify_pem`` to
+  verify straight from the caller's PEM when your library parses it
+  itself; see the pyopenssl component). An engine may also offer
+  ``pending()``, which saves a failing read per ``recv()``.
 - ``SSLObjectEngine``: a ready engine for libraries shaped like Python's
   ``ssl`` (``MemoryBIO``, ``wrap_bio``); subclass it and set ``_ssl``.
 - ``BaseTLSContext``, ``BaseCertStore``, ``ContextConfig``: contexts and
