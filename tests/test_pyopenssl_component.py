@@ -32,7 +32,7 @@ from nettls import TLSHandshakeError, VerifyStatus
 from nettls.components import pyopenssl
 from nettls.components._common.config import ContextConfig
 from nettls.components._common.pem import key_pem, parse_certificate, parse_private_key
-from nettls.components._common.session import EngineEOF, EngineError
+from nettls.components._common.engine import EngineEOF, EngineError
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -40,7 +40,8 @@ from ._common.pem import (
     pem_to_der,
     private_file,
 )
-from ._common.session import Engine, EngineEOF, EngineError, State, TLSSession
+from ._common.engine import Engine, EngineEOF, EngineError
+from ._common.session import State, TLSSession
 from ._common.sslobject import SSLObjectEngine, ssl_reason
 from ._x509verify import DEVIATIONS as VERIFY_DEVIATIONS
 from ._x509verify import verify_chain

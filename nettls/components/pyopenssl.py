@@ -67,7 +67,7 @@ from nettls.interfaces.component import Component
 from ._common.config import BaseTLSContext, ContextConfig
 from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
 from ._common.pem import certificate_pem, parse_certificate, parse_private_key
-from ._common.session import RECORD_PLAINTEXT, EngineEOF, EngineError
+from ._common.engine import RECORD_PLAINTEXT, EngineEOF, EngineError
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "native_context", "PyOpenSSLEngine", "DirectEngine", "ENGINE"]
 

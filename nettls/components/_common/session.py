@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A TLS library is driven here as a sans-IO *engine* (``Engine`` below): it
+A TLS library is driven here as a sans-IO *engine* (``engine.Engine``): it
 takes ciphertext in (``feed``), gives ciphertext out (``output``), and its
 handshake, read and write calls never touch a socket. ``TLSSession`` is the
 only place that moves bytes between an engine and the ``ITCPSocket`` the
@@ -88,7 +88,7 @@ import os
 import select
 import threading
 from collections import deque
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from zope.interface import implementer
 
@@ -107,14 +107,13 @@ from nettls.interfaces import (
 )
 
 from .config import ContextConfig, check_honoured, context_config, store_certificates, verify_inputs
+from .engine import RECORD_PLAINTEXT, Engine, EngineEOF, EngineError
 from .events import Event
 from .pem import der_to_pem
 from .streamargs import as_view, check_recv_size
 
 __all__ = ["Engine", "EngineError", "EngineEOF", "State", "TLSSession"]
 
-#: Plaintext per application record: TLS's maximum fragment (2^14).
-RECORD_PLAINTEXT = 16384
 #: Largest ciphertext record body TLS allows (2^14 + 2048).
 MAX_RECORD_BODY = 16384 + 2048
 #: Record content types: change_cipher_spec, alert, handshake, application_data, heartbeat.
@@ -135,56 +134,6 @@ BLOCKING_CHUNK = 4 * RECORD_PLAINTEXT
 #: Socket reads one non-blocking call may make before it yields (the
 #: monitor reports the socket readable again if more is waiting).
 _MAX_PULLS = 64
-
-
-class EngineError(Exception):
-    """The TLS library failed; ``str()`` is the reason, ``__cause__`` its exception."""
-
-
-class EngineEOF(EngineError):
-    """The stream ended without close_notify (a truncation)."""
-
-
-class Engine(Protocol):
-    """One TLS library's connection over memory buffers (implemented per component)."""
-
-    def handshake(self) -> bool:
-        """Advance the handshake: True when complete, False when it needs input."""
-
-    def read(self, n: int) -> bytes | None:
-        """Up to ``n`` plaintext bytes; None when it needs input; b"" after close_notify."""
-
-    def read_into(self, view: memoryview) -> int | None:
-        """As ``read``, into ``view``; returns the count (0 after close_notify)."""
-
-    def write(self, data: memoryview) -> None:
-        """Encrypt all of ``data`` into the output buffer."""
-
-    def shutdown(self) -> None:
-        """Put close_notify into the output buffer."""
-
-    def feed(self, data: bytes) -> None:
-        """Give the engine ciphertext received from the peer."""
-
-    def feed_eof(self) -> None:
-        """Tell the engine the peer's stream ended."""
-
-    def output(self) -> bytes:
-        """Take the ciphertext produced so far (b"" if none)."""
-
-    def peer_chain(self) -> list[bytes]:
-        """The peer's certificates as DER, leaf first, as sent; [] if none."""
-
-    def version(self) -> str | None:
-        """The negotiated protocol, such as "TLSv1.3"."""
-
-    def cipher(self) -> str | None:
-        """The negotiated cipher suite's name."""
-
-    # Optional: ``pending() -> bool``, False when a read would certainly need
-    # input (no plaintext and no ciphertext buffered). Where an engine has
-    # it, the session skips the read that would only say so (an exception
-    # in most libraries) after the last record of a burst.
 
 
 class State(enum.Enum):
@@ -723,7 +672,6 @@ class TLSSession(TLSConstants):
     def _recv_nonblocking(self, n: int) -> bytes:
         if self._leftover:
             return self._take_leftover(n)
-        sock = self._sock
         if self._ct_sent != self._ct_given and self._wlock.acquire(blocking=False):
             try:
                 self._flush()

@@ -17,7 +17,7 @@ from nettls.hostname import ServerName
 from nettls.interfaces import VerifyStatus
 
 from .pem import der_to_pem
-from .session import EngineEOF, EngineError
+from .engine import EngineEOF, EngineError
 
 __all__ = ["SSLObjectEngine", "ssl_reason"]
 
