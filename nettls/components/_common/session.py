@@ -146,8 +146,20 @@ class State(enum.Enum):
     FAILED = "failed"  #: a TLS or connection failure; see getFailureReason()
 
 
-_SENDABLE = (State.OPEN, State.PEER_CLOSED)
-_READABLE = (State.OPEN, State.CLOSING, State.CLOSED)
+# Enum members by plain name: ``State.OPEN`` is an attribute lookup through
+# the enum's metaclass (several times a module global's cost in CPython
+# 3.11), and the hot paths test the state on every call.
+_NEW = State.NEW
+_HANDSHAKING = State.HANDSHAKING
+_OPEN = State.OPEN
+_PEER_CLOSED = State.PEER_CLOSED
+_CLOSING = State.CLOSING
+_CLOSED = State.CLOSED
+_FAILED = State.FAILED
+_SENDABLE = (_OPEN, _PEER_CLOSED)
+_READABLE = (_OPEN, _CLOSING, _CLOSED)
+_UNFINISHED = (_NEW, _HANDSHAKING)  # no handshake completed yet
+_LIVE = (_OPEN, _HANDSHAKING)  # getStatus() reports the last call's outcome
 
 
 @implementer(ITLS, ISessionInfo)
@@ -172,7 +184,7 @@ class TLSSession(TLSConstants):
         self._config: ContextConfig = context_config(context)
         check_honoured(self, self._config)  # never connect unverified because a setting was ignored
         self._native = self._native_context(self._config)
-        self._state = State.NEW
+        self._state = _NEW
         self._status = self.FAIL
         self._sock: Any = None
         self._engine: Any = None
@@ -228,9 +240,9 @@ class TLSSession(TLSConstants):
 
     def _start(self, sock: Any, server: bool) -> int:
         call = "accept" if server else "connect"
-        if self._state is State.HANDSHAKING and sock is self._sock and server == self._server:
+        if self._state is _HANDSHAKING and sock is self._sock and server == self._server:
             return self._handshake()
-        if self._state is not State.NEW:
+        if self._state is not _NEW:
             raise TLSError(f"{call}() on a session that is already {self._state.value}")
         if not ITCPSocket.providedBy(sock):
             raise TypeError(f"{call}() takes an ITCPSocket, not {type(sock).__name__}")
@@ -252,7 +264,7 @@ class TLSSession(TLSConstants):
             self._pending = getattr(self._engine, "pending", None)
         except EngineError as exc:
             return self._handshake_failed(str(exc), exc)
-        self._state = State.HANDSHAKING
+        self._state = _HANDSHAKING
         return self._handshake()
 
     def _handshake(self) -> int:
@@ -265,7 +277,7 @@ class TLSSession(TLSConstants):
                     done = self._engine.handshake()
                 self._push()
                 if done:
-                    self._state = State.OPEN
+                    self._state = _OPEN
                     self._status = self.OK
                     self._notify_if_queued()
                     return self.OK
@@ -460,7 +472,7 @@ class TLSSession(TLSConstants):
 
     def _fail(self, reason: str) -> None:
         """Enter FAILED, handing any alert the engine produced to the socket."""
-        self._state = State.FAILED
+        self._state = _FAILED
         self._status = self.FAIL
         self._failure = reason
         if self._engine is not None and self._sock is not None:
@@ -602,9 +614,9 @@ class TLSSession(TLSConstants):
         self._advance()
 
     def _raise_not_sendable(self) -> None:
-        if self._state in (State.CLOSING, State.CLOSED):
+        if self._state in (_CLOSING, _CLOSED):
             raise TLSError("send() on a closed session")
-        if self._state is State.FAILED:
+        if self._state is _FAILED:
             raise TLSConnectionError(f"send() on a failed session: {self._failure}")
         raise TLSError("send() before the handshake completed")
 
@@ -613,7 +625,7 @@ class TLSSession(TLSConstants):
             check_recv_size(n)  # raises
         state = self._state
         if state not in _READABLE:
-            if state in (State.NEW, State.HANDSHAKING):
+            if state in _UNFINISHED:
                 raise TLSError("recv() before the handshake completed")
             return self._take_leftover(n)
         if self._nonblocking:
@@ -644,7 +656,7 @@ class TLSSession(TLSConstants):
                             self._starved = True  # the next read would only say so
                             self._push_soon()  # what the read may have produced (a key update)
                         if len(data) == n:  # the common case: one read, no joining
-                            if self._state is State.OPEN:
+                            if self._state is _OPEN:
                                 self._status = self.OK
                             return data
                         pieces.append(data)
@@ -665,7 +677,7 @@ class TLSSession(TLSConstants):
             raise TLSTimeoutError(f"recv() timed out ({self.component})") from exc
         except OSError as exc:
             self._fail(f"connection broken while receiving: {exc}")
-        if got == n and self._state is State.OPEN:
+        if got == n and self._state is _OPEN:
             self._status = self.OK
         return b"".join(pieces)
 
@@ -690,7 +702,7 @@ class TLSSession(TLSConstants):
                     finally:
                         elock.release()
                     if data:
-                        if self._state is State.OPEN:
+                        if self._state is _OPEN:
                             self._status = self.OK
                         if self._pending is not None and not self._pending():
                             self._starved = True  # the next call need not ask the engine
@@ -712,7 +724,7 @@ class TLSSession(TLSConstants):
         except OSError as exc:
             self._fail(f"connection broken while receiving: {exc}")
             return b""
-        if self._state is State.OPEN:
+        if self._state is _OPEN:
             self._status = self.WAIT_WRITE if self._ct_sent != self._ct_given else self.WAIT_READ
         self._notify_if_queued()
         return b""
@@ -720,8 +732,8 @@ class TLSSession(TLSConstants):
     def _ended(self, clean: bool, reason: str | None = None) -> None:
         """The peer's stream ended: close_notify (clean) or a truncation."""
         self._clean_eof = clean
-        if self._state is State.OPEN:
-            self._state = State.PEER_CLOSED
+        if self._state is _OPEN:
+            self._state = _PEER_CLOSED
         self._status = self.FAIL
         self._failure = "the peer closed the session (close_notify)" if clean else (
             f"the stream ended without close_notify (truncated): {reason}"
@@ -730,7 +742,7 @@ class TLSSession(TLSConstants):
     # -- send buffer -------------------------------------------------------------------
 
     def sendBuffer(self) -> int:
-        if not self._nonblocking or self._sock is None or self._state is State.NEW:
+        if not self._nonblocking or self._sock is None or self._state is _NEW:
             return 0
         wlock = self._wlock
         try:
@@ -745,13 +757,13 @@ class TLSSession(TLSConstants):
         except OSError as exc:
             raise self._io_error(exc, "sending") from exc
         if self._ct_sent != self._ct_given:
-            if self._state in (State.OPEN, State.PEER_CLOSED, State.HANDSHAKING):
+            if self._state in (_OPEN, _PEER_CLOSED, _HANDSHAKING):
                 self._status = self.WAIT_WRITE
             self._notify_if_queued()
         else:
-            if self._state is State.CLOSING:
-                self._state = State.CLOSED
-            elif self._state in (State.OPEN, State.PEER_CLOSED):
+            if self._state is _CLOSING:
+                self._state = _CLOSED
+            elif self._state in (_OPEN, _PEER_CLOSED):
                 self._status = self.OK
         return completed
 
@@ -774,15 +786,15 @@ class TLSSession(TLSConstants):
         return True
 
     def getStatus(self) -> int:
-        if self._state in (State.OPEN, State.HANDSHAKING):
+        if self._state in _LIVE:
             return self._status
         return self.FAIL
 
     def close(self) -> int:
         state = self._state
-        if state is State.CLOSING:
+        if state is _CLOSING:
             self.sendBuffer()
-            return self.OK if self._state is State.CLOSED else self.WAIT_WRITE
+            return self.OK if self._state is _CLOSED else self.WAIT_WRITE
         if state not in _SENDABLE:
             return self.FAIL
         try:
@@ -800,15 +812,15 @@ class TLSSession(TLSConstants):
                     self._flush()
         except OSError as exc:
             # The peer is gone or closed first: nothing more can reach it.
-            self._state = State.CLOSED
+            self._state = _CLOSED
             self._failure = self._failure or f"close_notify not delivered: {exc}"
             return self.OK
         self._status = self.FAIL
         if self._nonblocking and self._sock.getBufferUnsent():
-            self._state = State.CLOSING
+            self._state = _CLOSING
             self._notify_if_queued()
             return self.WAIT_WRITE
-        self._state = State.CLOSED
+        self._state = _CLOSED
         return self.OK
 
     # -- peer certificates and verification ------------------------------------------------
@@ -818,7 +830,7 @@ class TLSSession(TLSConstants):
 
     def getPeerCertChain(self) -> list[str]:
         if self._peer is None:
-            if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+            if self._engine is None or self._state in _UNFINISHED:
                 return []
             with self._elock:
                 ders = self._engine.peer_chain()
@@ -852,12 +864,12 @@ class TLSSession(TLSConstants):
     # -- ISessionInfo ----------------------------------------------------------------------
 
     def getProtocolVersion(self) -> str | None:
-        if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+        if self._engine is None or self._state in _UNFINISHED:
             return None
         return self._engine.version()
 
     def getCipherSuite(self) -> str | None:
-        if self._engine is None or self._state in (State.NEW, State.HANDSHAKING):
+        if self._engine is None or self._state in _UNFINISHED:
             return None
         return self._engine.cipher()
 

@@ -47,7 +47,7 @@ class SSLObjectEngine:
     and the ``SSLError`` family): a subclass sets ``_ssl`` to that module.
     """
 
-    __slots__ = ("_obj", "_in", "_out", "_server", "_verify_failure")
+    __slots__ = ("_obj", "_in", "_out", "_server", "_verify_failure", "_rd", "_wr", "_left")
 
     #: The ssl-like module whose MemoryBIO and exceptions this engine uses.
     _ssl: ClassVar[ModuleType] = ssl
@@ -74,6 +74,11 @@ class SSLObjectEngine:
                 raise
             # The session belongs to a native context since rebuilt: a full handshake.
             self._obj = ctx.wrap_bio(self._in, self._out, server_side=server, **options)
+        # The data path calls the C object under ssl.SSLObject (its ``_sslobj``)
+        # where there is one: the same calls without the Python layer of
+        # ssl.py (about 0.2 us each); an ssl-shaped module without it serves as is.
+        native: Any = getattr(self._obj, "_sslobj", self._obj)
+        self._rd, self._wr, self._left = native.read, native.write, native.pending
 
     def handshake(self) -> bool:
         try:
@@ -101,7 +106,7 @@ class SSLObjectEngine:
 
     def read(self, n: int) -> bytes | None:
         try:
-            return self._obj.read(n)
+            return self._rd(n)
         except self._ssl.SSLWantReadError:
             return None
         except self._ssl.SSLZeroReturnError:
@@ -113,8 +118,8 @@ class SSLObjectEngine:
 
     def read_into(self, view: memoryview) -> int | None:
         try:
-            # typeshed types read() as bytes, but given a buffer it returns the count read into it
-            return self._obj.read(len(view), view)  # type: ignore[return-value]
+            # given a buffer, read() returns the count read into it
+            return self._rd(len(view), view)
         except self._ssl.SSLWantReadError:
             return None
         except self._ssl.SSLZeroReturnError:
@@ -127,10 +132,10 @@ class SSLObjectEngine:
     def write(self, data: memoryview) -> None:
         try:
             # ssl writes everything at once; an ssl-shaped module may take a part.
-            written = self._obj.write(data)
+            written = self._wr(data)
             while written < len(data):
                 data = data[written:]
-                written = self._obj.write(data)
+                written = self._wr(data)
         except self._ssl.SSLError as exc:
             raise EngineError(self._reason(exc)) from exc
 
@@ -147,7 +152,7 @@ class SSLObjectEngine:
 
     def pending(self) -> bool:
         """False when a read would certainly need input (saves a failing read)."""
-        return self._in.pending > 0 or self._obj.pending() > 0
+        return self._in.pending > 0 or self._left() > 0
 
     def feed(self, data: bytes) -> None:
         self._in.write(data)
