@@ -41,6 +41,11 @@ class Sample:
     connected: int
     failed: int
 
+    @property
+    def cpu_per_request(self) -> float:
+        """Seconds of server CPU per request."""
+        return self.server_cpu / max(self.rps, 1e-9)
+
 
 def _rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -153,10 +158,15 @@ def run(
         "",
         f"{repetitions} rounds of {seconds:g} s each; requests/s and memory per connection: median (min-max); "
         f"ratio = median of the per-round ratios of requests/s to `{baseline}`; "
-        "server CPU = share of one core the server used during the echoes.",
+        "server CPU = share of one core the server used during the echoes; "
+        "CPU/request = the server's CPU time per request (server CPU / requests/s), "
+        f"and its ratio the median per-round ratio of `{baseline}`'s CPU/request to this server's "
+        "(how many times cheaper: the measure that holds when the load generator, not the server, "
+        "is what runs out of CPU).",
         "",
-        "| C | server | requests/s | min-max | ratio | KiB/connection | min-max | server CPU | connected |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| C | server | requests/s | min-max | ratio | CPU/request | CPU ratio | KiB/connection | min-max "
+        "| server CPU | connected |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         files = {"cert": os.path.join(tmp, "cert.pem"), "key": os.path.join(tmp, "key.pem")}
@@ -183,9 +193,12 @@ def run(
                 rps = [x.rps for x in ss]
                 mem = [x.kib_per_conn for x in ss]
                 ratios = [a.rps / b.rps for a, b in zip(ss, samples[baseline])]
+                cost = [x.cpu_per_request * 1e6 for x in ss]
+                cheaper = [b.cpu_per_request / a.cpu_per_request for a, b in zip(ss, samples[baseline])]
                 lines.append(
                     f"| {c:,} | {s} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
-                    f"| {statistics.median(ratios):.2f}x | {statistics.median(mem):.1f} "
+                    f"| {statistics.median(ratios):.2f}x | {statistics.median(cost):.1f} us "
+                    f"| {statistics.median(cheaper):.2f}x | {statistics.median(mem):.1f} "
                     f"| {min(mem):.1f}-{max(mem):.1f} | {statistics.median(x.server_cpu for x in ss):.0%} "
                     f"| {min(x.connected for x in ss):,} |"
                 )
