@@ -51,6 +51,7 @@ its app data), so the context-wide callbacks find it:
 
 from __future__ import annotations
 
+import binascii
 import functools
 import threading
 import weakref
@@ -647,14 +648,30 @@ _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 _PEM_END = b"-----END CERTIFICATE-----"
 
 
-def _load_one(pem: object) -> crypto.X509 | None:
-    """The certificate in ``pem`` when it holds exactly one, in strict PEM
-    and DER; None for anything else (the general path words the problem).
+def _der_size(head: bytes) -> int | None:
+    """The size of the DER SEQUENCE that ``head`` (its first bytes) starts,
+    if its length is in DER's minimal form; else None."""
+    if len(head) < 5 or head[0] != 0x30:
+        return None
+    first = head[1]
+    if first < 0x80:
+        return 2 + first
+    count = first - 0x80
+    if not 1 <= count <= 3 or head[2] == 0:
+        return None
+    length = int.from_bytes(head[2 : 2 + count], "big")
+    return 2 + count + length if length >= 0x80 else None
 
-    OpenSSL's own PEM reader is laxer than ``cryptography``'s (it ignores
-    bytes after the DER, and base64 it cannot read), so the certificate it
-    reads must write back as the same PEM body: then the input was strict
-    base64 of exactly one DER certificate.
+
+def _load_one(pem: object) -> crypto.X509 | None:
+    """The certificate in ``pem`` when it holds exactly one, as strict base64
+    of exactly one DER SEQUENCE; None for anything else (the general path
+    then words the problem).
+
+    OpenSSL's PEM reader is laxer than ``cryptography``'s: it ignores bytes
+    after the DER and takes lengths not in minimal form. So before OpenSSL
+    parses it, the body must be exactly as long as the base64 of the
+    SEQUENCE its first bytes announce, with the padding that length needs.
     """
     if type(pem) is str:
         if not pem.isascii():
@@ -668,15 +685,20 @@ def _load_one(pem: object) -> crypto.X509 | None:
     end = raw.find(_PEM_END, begin)
     if begin < 0 or end < 0 or raw.find(_PEM_BEGIN, begin + 1) >= 0:
         return None
+    body = raw[begin + len(_PEM_BEGIN) : end].translate(None, b" \t\r\n")
     try:
-        cert = crypto.load_certificate(crypto.FILETYPE_PEM, raw)
+        size = _der_size(binascii.a2b_base64(body[:8], strict_mode=True))
+    except binascii.Error:
+        return None
+    if size is None:
+        return None
+    padding = -size % 3
+    if len(body) != 4 * ((size + 2) // 3) or body.count(b"=") != padding or not body.endswith(b"=" * padding):
+        return None
+    try:
+        return crypto.load_certificate(crypto.FILETYPE_PEM, raw)
     except crypto.Error:
         return None
-    written = crypto.dump_certificate(crypto.FILETYPE_PEM, cert)
-    body = raw[begin + len(_PEM_BEGIN) : end].translate(None, b" \t\r\n")
-    if written[len(_PEM_BEGIN) : -len(_PEM_END) - 1].translate(None, b"\n") != body:
-        return None  # bytes after the DER, an outer encoding that is not DER, lax base64
-    return cert
 
 
 def verify_pem(roots: tuple[str, ...], certificate: object, chain: object) -> VerifyStatus | None:
