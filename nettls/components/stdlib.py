@@ -18,17 +18,18 @@ version by ``minimum_version``; client certificates by ``verify_mode``
 verification on connect by CERT_REQUIRED and ``check_hostname`` (OpenSSL's
 own chain and host-name checks, during the handshake); SNI by
 ``server_hostname`` on the client and ``sni_callback`` on the server, which
-records the name the client sent and switches the ``SSLObject`` to the
-native context of the certificate chosen for it; resumption by
-``SSLObject.session`` / ``session_reused`` (``ssl`` hands out a copy of
-the session, so it stays resumable whatever becomes of this connection).
+records the name the client sent and, where certificates by name are set,
+switches the ``SSLObject`` to the native context of the one chosen for
+it; resumption by ``SSLObject.session`` / ``session_reused`` (``ssl``
+hands out a copy of the session, so it stays resumable whatever becomes of
+this connection).
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
-from typing import Any
+from typing import Any, ClassVar
 
 from nettls.interfaces import CertificateError, ClientCertificateConstants, VerifyStatus
 from nettls.interfaces.component import Component
@@ -95,10 +96,20 @@ def _trust(ctx: ssl.SSLContext, pems: tuple[str, ...]) -> None:
         raise CertificateError(f"the trusted certificates were refused by ssl: {ssl_reason(exc)}") from exc
 
 
+def _note_server_name(sslobj: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
+    """A server's ``sni_callback`` without certificates by name: note the name
+    the client sent on the ``SSLObject`` (``ssl`` has no getter for it)."""
+    if name is not None:  # none sent: the engine reads None
+        sslobj._nettls_server_name = name
+
+
 def _server_name_callback(config: ContextConfig) -> Any:
     """A server's ``sni_callback``: note the name the client sent on the
     ``SSLObject`` (``ssl`` has no getter for it) and switch to the native
-    context of the certificate chosen for that name, if any."""
+    context of the certificate chosen for that name, if any. It runs in
+    every handshake, so without certificates by name it only notes the name."""
+    if not config.nameCertificates:
+        return _note_server_name
 
     def on_server_name(sslobj: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
         sslobj._nettls_server_name = name
@@ -127,9 +138,20 @@ class TLS(ExtendedTLSSession):
     """``net.TLS`` on ``ssl.SSLObject``; see ``ITLS`` and the session extensions."""
 
     component = "stdlib"
+    __slots__ = ()
+
+    #: The last configuration a session was made for and its native context.
+    #: A server makes a session per connection from one context, whose
+    #: configuration is then the same object every time: found by identity,
+    #: it need not be hashed (all its fields) for the cache of native contexts.
+    _last_native: ClassVar[tuple[ContextConfig | None, Any]] = (None, None)
 
     def _native_context(self, config: ContextConfig) -> ssl.SSLContext:
-        return native_context(config)
+        last_config, native = TLS._last_native
+        if last_config is not config:
+            native = native_context(config)
+            TLS._last_native = (config, native)
+        return native
 
     def _make_engine(self, native: ssl.SSLContext, server: bool) -> SSLObjectEngine:
         name, session = self._engine_options()

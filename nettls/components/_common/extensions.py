@@ -313,6 +313,9 @@ class ExtendedTLSSession(TLSSession):
     #: Every extension setting of a context is honoured (see ``check_honoured``).
     context_extensions: ClassVar[frozenset[str]] = frozenset(EXTENSION_SETTINGS)
 
+    # Slots, as the base's (a subclass without its own __slots__ gets a __dict__).
+    __slots__ = ("_server_name", "_resume", "_opened")
+
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self._server_name: ServerName | None = None
@@ -339,9 +342,9 @@ class ExtendedTLSSession(TLSSession):
         Raises EngineError (a handshake failure) when the context asks
         connect() to check the host name and no server name was set.
         """
-        config = self._config
-        if config.server:
+        if self._server:  # (set by connect()/accept() before the engine is made)
             return None, None
+        config = self._config
         if config.verifyHostName and self._server_name is None:
             raise EngineError(
                 "the context verifies the host name on connect, but the session has no server name: "

@@ -1,8 +1,10 @@
 """Addresses and endpoints: the argument checks of ``connect`` and ``bind``,
-``NetworkEndpoint`` from a socket address, and its display form."""
+the addresses to try for ``connect``, ``NetworkEndpoint`` from a socket
+address, and its display form."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from nettls.interfaces import NetworkEndpoint
@@ -17,11 +19,26 @@ def _check_address(address: object, call: str) -> str:
 
 
 def _check_port(port: object, call: str) -> int:
+    if type(port) is int and 0 <= port <= 65535:  # the usual case, at once
+        return port
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"{call}() takes the port as an int, not {type(port).__name__}")
     if not 0 <= port <= 65535:
         raise ValueError(f"{call}() takes a port from 0 to 65535, not {port}")
     return port
+
+
+def _addresses_of(host: str, port: int) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` for a TCP connection to ``host``. An IPv4 address in
+    its usual form is answered here, as ``getaddrinfo`` would answer it:
+    Python's ``getaddrinfo`` runs the host through the IDNA codec and turns
+    each result's numbers into enums, in Python, on every call."""
+    try:
+        if socket.inet_ntoa(socket.inet_aton(host)) == host:
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    except (OSError, ValueError):  # not an IPv4 address
+        pass
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
 
 
 def _endpoint(sockaddr: Any) -> NetworkEndpoint:

@@ -4,13 +4,18 @@
 ``TCPServerSocketConstants``; a wildcard tries its address families in order
 (``_WILDCARDS``), a name binds its first address that works. ``unbind``
 shuts the socket down before closing it, which wakes a thread blocked in
-``accept``. ``TCPSocket.accept`` takes connections through ``_accept``.
+``accept``. ``TCPSocket.accept`` takes connections through ``_accept``;
+when the socket listens on one address (not a wildcard), every connection
+it accepts has that same local endpoint (``_accepted_local``), so the
+accepted socket need not ask the kernel (``getsockname``) for it.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
+import sys
 from typing import Any
 
 from zope.interface import implementer
@@ -41,6 +46,14 @@ _WILDCARDS: dict[str, tuple[_Candidate, ...]] = {
     TCPServerSocketConstants.ANY_ADDRESS_v6: ((socket.AF_INET6, "::", True),),
 }
 _NO_FAMILY = (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT)
+# Linux's accept4() never passes the listener's O_NONBLOCK on to the new
+# socket; other systems' accept() may.
+_ACCEPT_KEEPS_NONBLOCK = not sys.platform.startswith("linux")
+
+
+def _is_wildcard(address: str) -> bool:
+    """True for an unspecified address (0.0.0.0, ::), however it was bound."""
+    return ipaddress.ip_address(address.partition("%")[0]).is_unspecified
 
 
 @implementer(ITCPServerSocket, ISelectable, IServerSocketOptions)
@@ -51,6 +64,10 @@ class TCPServerSocket(TCPServerSocketConstants):
         self._sock: socket.socket | None = None
         self._nonblocking = False
         self._local: NetworkEndpoint | None = None
+        # The local endpoint of every accepted connection: ours when we listen
+        # on one address; None on a wildcard (each connection has its own).
+        self._accepted_local: NetworkEndpoint | None = None
+        self._kind: tuple[int, int, int] = (0, 0, 0)  # family, type, protocol of what we accept
 
     def bind(self, address: str, port: int, reuseAddress: bool = False) -> bool:
         """See ``ITCPServerSocket.bind``; a host name binds its first address that works."""
@@ -68,7 +85,9 @@ class TCPServerSocket(TCPServerSocketConstants):
             raise _os_error(exc, f"cannot bind to {address} port {port}") from exc
         if self._nonblocking:
             sock.setblocking(False)
-        self._local = _endpoint(sock.getsockname())
+        self._local = local = _endpoint(sock.getsockname())
+        self._accepted_local = None if _is_wildcard(local.address) else local
+        self._kind = (sock.family, sock.type, sock.proto)
         self._sock = sock
         return True
 
@@ -78,7 +97,7 @@ class TCPServerSocket(TCPServerSocketConstants):
         if sock is None:
             return
         self._sock = None
-        self._local = None
+        self._local = self._accepted_local = None
         try:
             sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() (Linux)
         except OSError:
@@ -125,7 +144,13 @@ class TCPServerSocket(TCPServerSocketConstants):
             if sock is None:
                 return None
             try:
-                return sock.accept()
+                # socket.accept() less its Python: it turns the listener's
+                # family and type into enums (four Python calls) every time.
+                fd, peer = sock._accept()  # type: ignore[attr-defined]
+                conn = socket.socket(*self._kind, fd)
+                if self._nonblocking and _ACCEPT_KEEPS_NONBLOCK:
+                    conn.setblocking(False)  # tell the socket object what its descriptor may be
+                return conn, peer
             except BlockingIOError:
                 return None
             except ConnectionAbortedError:  # gone before we took it

@@ -64,7 +64,7 @@ from nettls.interfaces import IHalfClose, ISelectable, ITCPSocket, ITimeout, Net
 from .._common.events import Event
 from .._common.sendqueue import SendQueue
 from .._common.streamargs import as_view, check_recv_size
-from ._addresses import _check_address, _check_port, _endpoint, _show
+from ._addresses import _addresses_of, _check_address, _check_port, _endpoint, _show
 from ._errors import ConnectTimeoutError, _connection_error, _is_timeout
 from ._server import TCPServerSocket
 
@@ -77,8 +77,11 @@ _SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
 # so a peer that never stops sending cannot keep it busy.
 _DISCARD_CHUNK = 1 << 16
 _DISCARD_CHUNKS = 64
-# Peek without waiting, where the platform can say so per call.
-_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+# Read without waiting, where the platform can say so per call (no system
+# call to make the socket non-blocking first).
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+# Peek without waiting.
+_PEEK_FLAGS = socket.MSG_PEEK | _DONTWAIT
 
 
 class _State(enum.Enum):
@@ -86,6 +89,14 @@ class _State(enum.Enum):
     OPEN = "connected"  # connected() is True
     PEER_CLOSED = "peer closed"  # end of stream or reset seen; we may still send after a half-close
     CLOSED = "closed"  # disconnect() ran
+
+
+# The members by plain name: ``_State.OPEN`` is a lookup through the enum's
+# metaclass, several times a module global's cost in CPython 3.11.
+_IDLE = _State.IDLE
+_OPEN = _State.OPEN
+_PEER_CLOSED = _State.PEER_CLOSED
+_CLOSED = _State.CLOSED
 
 
 if hasattr(select, "poll"):
@@ -105,10 +116,15 @@ def _discard_input(sock: socket.socket) -> None:
     """Drop what has arrived unread. Closing a socket with unread input sends
     a reset instead of a FIN (RFC 2525), and a reset can destroy data the peer
     has not read yet: TLS 1.3 session tickets a client never read are enough."""
+    flags = _DONTWAIT
     try:
-        sock.setblocking(False)
+        if not flags or sock.gettimeout():
+            # No per-call flag, or Python would wait for input before reading
+            # (a socket with a timeout): make the socket itself non-blocking.
+            sock.setblocking(False)
+            flags = 0
         for _ in range(_DISCARD_CHUNKS):
-            if len(sock.recv(_DISCARD_CHUNK)) < _DISCARD_CHUNK:
+            if len(sock.recv(_DISCARD_CHUNK, flags)) < _DISCARD_CHUNK:
                 return
     except OSError:  # nothing (more) to read, or already reset
         pass
@@ -127,7 +143,8 @@ class TCPSocket:
         "_timeout",
         "_queue",
         "_stash",
-        "_remote",
+        "_remote_addr",
+        "_local_addr",
         "_local",
         "_output_shut",
         "_shutdown_pending",
@@ -137,13 +154,16 @@ class TCPSocket:
     def __init__(self) -> None:
         self.sendWait = Event("sendWait")
         self._sock: socket.socket | None = None
-        self._state = _State.IDLE
+        self._state = _IDLE
         self._nonblocking = False
         self._send_wait_data: Any = None
         self._timeout: float | None = None
         self._queue = SendQueue()
         self._stash = b""  # bytes a timed-out blocking recv() had read
-        self._remote: NetworkEndpoint | None = None
+        # Socket addresses, made endpoints when asked for (most never are); a
+        # local endpoint already known (from the listener) is kept as it is.
+        self._remote_addr: Any = None
+        self._local_addr: Any = None
         self._local: NetworkEndpoint | None = None
         self._output_shut = False
         self._shutdown_pending = False
@@ -156,11 +176,12 @@ class TCPSocket:
         address of a host name included); running out raises ``ConnectTimeoutError``."""
         _check_address(address, "connect")
         _check_port(port, "connect")
-        self._check_unconnected(f"connect({address!r}, {port})")
+        if self._sock is not None:  # (the message is made only when needed)
+            self._check_unconnected(f"connect({address!r}, {port})")
         what = f"cannot connect to {address} port {port}"
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         try:
-            infos = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM)
+            infos = _addresses_of(address, port)
         except OSError as exc:
             raise _connection_error(exc, what) from exc
         last: OSError | None = None
@@ -199,7 +220,7 @@ class TCPSocket:
         pair = server._accept()
         if pair is None:
             return False
-        self._attach(*pair)
+        self._attach(pair[0], pair[1], server._accepted_local)
         return True
 
     def disconnect(self) -> None:
@@ -208,10 +229,11 @@ class TCPSocket:
         if sock is None:
             return
         self._sock = None
-        self._state = _State.CLOSED
-        self._queue.clear()
+        self._state = _CLOSED
+        if self._nonblocking:  # only non-blocking mode queues
+            self._queue.clear()
         self._stash = b""
-        self._remote = self._local = None
+        self._remote_addr = self._local_addr = self._local = None
         self._output_shut = self._shutdown_pending = False
         _discard_input(sock)
         try:
@@ -222,15 +244,21 @@ class TCPSocket:
 
     def connected(self) -> bool:
         """See ``ITCPSocket.connected``."""
-        return self._state is _State.OPEN
+        return self._state is _OPEN
 
     def getRemoteEndpoint(self) -> NetworkEndpoint | None:
         """See ``ITCPSocket.getRemoteEndpoint``; kept after the peer closes, until ``disconnect()``."""
-        return self._remote
+        addr = self._remote_addr
+        return None if addr is None else _endpoint(addr)
 
     def getLocalEndpoint(self) -> NetworkEndpoint | None:
         """See ``ITCPSocket.getLocalEndpoint``; kept after the peer closes, until ``disconnect()``."""
-        return self._local
+        local = self._local
+        if local is None:
+            addr = self._local_addr
+            if addr is not None:
+                return _endpoint(addr)
+        return local
 
     # modes
 
@@ -331,7 +359,7 @@ class TCPSocket:
 
     def getBufferUnsent(self) -> int:
         """See ``ITCPSocket.getBufferUnsent``."""
-        return len(self._queue)
+        return len(self._queue) if self._nonblocking else 0  # only non-blocking mode queues
 
     def shutdownOutput(self) -> None:
         """See ``IHalfClose.shutdownOutput``; with bytes queued the FIN follows them
@@ -351,7 +379,8 @@ class TCPSocket:
     def recv(self, n: int) -> bytes:
         """See ``IStream.recv``; after a ``TimeoutError`` the bytes already read
         come first in the next call."""
-        check_recv_size(n)
+        if type(n) is not int or n <= 0:
+            check_recv_size(n)  # raises (or passes an int subclass)
         sock = self._sock
         if sock is None:
             return self._take_stash(n)
@@ -360,7 +389,7 @@ class TCPSocket:
         return self._recv_all(sock, n)
 
     def _recv_now(self, sock: socket.socket, n: int) -> bytes:
-        data = self._take_stash(n)
+        data = self._take_stash(n) if self._stash else b""
         if len(data) == n:
             return data
         try:
@@ -376,7 +405,7 @@ class TCPSocket:
 
     def _recv_all(self, sock: socket.socket, n: int) -> bytes:
         start = time.monotonic()
-        data = self._take_stash(n)
+        data = self._take_stash(n) if self._stash else b""
         if not data:  # the common case: one system call may be enough
             try:
                 data = sock.recv(n)
@@ -424,53 +453,58 @@ class TCPSocket:
 
     def __repr__(self) -> str:
         mode = "non-blocking" if self._nonblocking else "blocking"
-        where = "" if self._sock is None else f" {_show(self._local)} -> {_show(self._remote)}"
+        where = "" if self._sock is None else f" {_show(self.getLocalEndpoint())} -> {_show(self.getRemoteEndpoint())}"
         unsent = f" unsent={len(self._queue)}" if self._queue else ""
         return f"<TCPSocket {self._state.value}{where} {mode}{unsent}>"
 
     # internals
 
-    def _attach(self, sock: socket.socket, peer: Any = None) -> None:
-        """Adopt a connected OS socket in this object's mode."""
-        if self._nonblocking:
-            sock.setblocking(False)
-        else:
-            sock.settimeout(self._timeout)
+    def _attach(self, sock: socket.socket, peer: Any = None, local: NetworkEndpoint | None = None) -> None:
+        """Adopt a connected OS socket in this object's mode; ``local`` is its
+        local endpoint where already known (accepted from a listener on one
+        address), else the kernel is asked. The endpoints themselves are
+        made when first asked for (most connections never are)."""
+        timeout = 0.0 if self._nonblocking else self._timeout
+        if sock.gettimeout() != timeout:  # an accepted socket is already blocking
+            sock.settimeout(timeout)
+        self._local = local
         try:
-            self._remote = _endpoint(peer if peer is not None else sock.getpeername())
-            self._local = _endpoint(sock.getsockname())
+            self._remote_addr = peer if peer is not None else sock.getpeername()
+            if local is None:
+                self._local_addr = sock.getsockname()
         except OSError:  # reset before we looked: recv() will say so
             pass
-        self._queue.clear()
-        self._stash = b""
-        self._output_shut = self._shutdown_pending = False
+        if self._state is not _IDLE:  # connected before: disconnect() reset all, but a send racing it may not
+            self._queue.clear()
+            self._stash = b""
+            self._output_shut = self._shutdown_pending = False
         self._sock = sock
-        self._state = _State.OPEN
+        self._state = _OPEN
 
     def _check_unconnected(self, call: str) -> None:
         if self._sock is not None:
-            raise ConnectionError(errno.EISCONN, f"{call}: already connected to {_show(self._remote)}")
+            raise ConnectionError(errno.EISCONN, f"{call}: already connected to {_show(self.getRemoteEndpoint())}")
 
     def _writable_socket(self, shut_ok: bool = False) -> socket.socket:
         sock = self._sock
         if sock is None:
             raise ConnectionError(errno.ENOTCONN, f"cannot send: {self._state.value}, not connected")
         if self._output_shut and not shut_ok:
-            raise ConnectionError(errno.EPIPE, f"cannot send to {_show(self._remote)}: output shut down")
+            raise ConnectionError(errno.EPIPE, f"cannot send to {_show(self.getRemoteEndpoint())}: output shut down")
         return sock
 
     def _send_error(self, exc: OSError, call: str) -> OSError:
         if _is_timeout(exc):
             return self._timeout_error(call)
         self._peer_closed()
-        return _connection_error(exc, f"{call} to {_show(self._remote)} failed")
+        return _connection_error(exc, f"{call} to {_show(self.getRemoteEndpoint())} failed")
 
     def _timeout_error(self, call: str) -> TimeoutError:
-        return TimeoutError(errno.ETIMEDOUT, f"{call} on {_show(self._remote)} timed out after {self._timeout} s")
+        return TimeoutError(errno.ETIMEDOUT, f"{call} on {_show(self.getRemoteEndpoint())} timed out after {self._timeout} s")
 
     def _peer_closed(self) -> None:
-        if self._state is _State.OPEN:
-            self._state = _State.PEER_CLOSED
+        if self._state is _OPEN:
+            self._state = _PEER_CLOSED
 
     def _take_stash(self, n: int) -> bytes:
         stash = self._stash
