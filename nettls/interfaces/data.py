@@ -16,7 +16,7 @@ class NetworkEndpoint:
     port: int
 
 
-@dataclass
+@dataclass(slots=True)  # one per event a monitor reports: cheaper to make without a __dict__
 class MonitorEvent:
     """What ``ITCPMonitor.wait()`` reports for one socket.
 

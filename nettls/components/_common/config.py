@@ -134,6 +134,9 @@ EXTENSION_SETTINGS: dict[str, Any] = {
 }
 
 
+_ALL_SETTINGS = frozenset(EXTENSION_SETTINGS)
+
+
 def check_honoured(session: Any, config: ContextConfig) -> None:
     """TLSError unless ``session``'s class honours every extension setting of
     ``config`` that differs from its default.
@@ -145,6 +148,8 @@ def check_honoured(session: Any, config: ContextConfig) -> None:
     for it, rather than connecting unverified.
     """
     honoured: frozenset[str] = getattr(type(session), "context_extensions", frozenset())
+    if honoured >= _ALL_SETTINGS:  # honours everything: nothing to look at (every handshake asks)
+        return
     unhonoured = [name for name, default in EXTENSION_SETTINGS.items() if getattr(config, name) != default and name not in honoured]
     if unhonoured:
         component = getattr(session, "component", type(session).__name__)

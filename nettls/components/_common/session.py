@@ -253,8 +253,9 @@ class TLSSession(TLSConstants):
             raise TLSError(f"{call}() needs a connected socket; {sock!r} is not connected")
         self._sock = sock
         self._server = server
-        self._fast = _FAST_PATH and ISelectable.providedBy(sock)
-        if ISelectable.providedBy(sock) and sock.isNonBlocking():
+        selectable = ISelectable.providedBy(sock)
+        self._fast = _FAST_PATH and selectable
+        if selectable and sock.isNonBlocking():  # type: ignore[attr-defined]  # (ISelectable, tested above)
             self._nonblocking = True
         elif self._nonblocking:
             sock.setNonBlocking()
@@ -272,9 +273,13 @@ class TLSSession(TLSConstants):
             if self._nonblocking:
                 with self._wlock:
                     self._flush()
+            engine, elock = self._engine, self._elock
             for _ in range(_MAX_PULLS):
-                with self._elock:
-                    done = self._engine.handshake()
+                elock.acquire()
+                try:
+                    done = engine.handshake()
+                finally:
+                    elock.release()
                 self._push()
                 if done:
                     self._state = _OPEN
