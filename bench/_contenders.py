@@ -254,6 +254,17 @@ class RawPyOpenSSL(Endpoint):
 
 _TCPSocket = nettls.resolve("net.TCPSocket", component="tcp")
 _Monitor = nettls.resolve("net.TCPMonitor", component="tcp")
+#: One monitor per process for the non-blocking contenders, as a server has
+#: one for all its connections (made on first use; a connection adds its
+#: socket and removes it when dropped).
+_MONITOR: Any = None
+
+
+def _shared_monitor() -> Any:
+    global _MONITOR
+    if _MONITOR is None:
+        _MONITOR = _Monitor()
+    return _MONITOR
 _TLS = {name: nettls.resolve("net.TLS", component=name) for name in ("stdlib", "pyopenssl")}
 
 
@@ -275,7 +286,7 @@ class _Nettls(Endpoint):
             return
         sock.setNonBlocking()
         tls.setNonBlocking()
-        self.mon = mon = _Monitor()
+        self.mon = mon = _shared_monitor()
         mon.addSocket(sock)
         try:
             while True:
@@ -357,7 +368,8 @@ class _Nettls(Endpoint):
 
     def drop(self) -> None:
         if self.mon is not None:
-            self.mon.close()
+            self.mon.remSocket(self.sock)
+            self.mon = None
         self.sock.disconnect()
 
 
