@@ -67,7 +67,7 @@ from nettls.interfaces.component import Component
 
 from ._common.config import BaseTLSContext, ContextConfig
 from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
-from ._common.pem import certificate_pem, parse_certificate, parse_private_key
+from ._common.pem import PEM_BEGIN, PEM_END, certificate_pem, parse_certificate, parse_private_key
 from ._common.engine import RECORD_PLAINTEXT, EngineEOF, EngineError
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "native_context", "PyOpenSSLEngine", "DirectEngine", "ENGINE"]
@@ -644,10 +644,6 @@ def verify_chain(roots: tuple[str, ...], leaf: x509.Certificate, chain: list[x50
     return _verify_x509(roots, crypto.X509.from_cryptography(leaf), untrusted)
 
 
-_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
-_PEM_END = b"-----END CERTIFICATE-----"
-
-
 def _der_size(head: bytes) -> int | None:
     """The size of the DER SEQUENCE that ``head`` (its first bytes) starts,
     if its length is in DER's minimal form; else None."""
@@ -681,11 +677,11 @@ def _load_one(pem: object) -> crypto.X509 | None:
         raw = pem
     else:
         return None
-    begin = raw.find(_PEM_BEGIN)
-    end = raw.find(_PEM_END, begin)
-    if begin < 0 or end < 0 or raw.find(_PEM_BEGIN, begin + 1) >= 0:
+    begin = raw.find(PEM_BEGIN)
+    end = raw.find(PEM_END, begin)
+    if begin < 0 or end < 0 or raw.find(PEM_BEGIN, begin + 1) >= 0:
         return None
-    body = raw[begin + len(_PEM_BEGIN) : end].translate(None, b" \t\r\n")
+    body = raw[begin + len(PEM_BEGIN) : end].translate(None, b" \t\r\n")
     try:
         size = _der_size(binascii.a2b_base64(body[:8], strict_mode=True))
     except binascii.Error:

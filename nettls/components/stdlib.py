@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Any, ClassVar
+from typing import Any
 
 from nettls.interfaces import CertificateError, ClientCertificateConstants, VerifyStatus
 from nettls.interfaces.component import Component
@@ -140,18 +140,8 @@ class TLS(ExtendedTLSSession):
     component = "stdlib"
     __slots__ = ()
 
-    #: The last configuration a session was made for and its native context.
-    #: A server makes a session per connection from one context, whose
-    #: configuration is then the same object every time: found by identity,
-    #: it need not be hashed (all its fields) for the cache of native contexts.
-    _last_native: ClassVar[tuple[ContextConfig | None, Any]] = (None, None)
-
     def _native_context(self, config: ContextConfig) -> ssl.SSLContext:
-        last_config, native = TLS._last_native
-        if last_config is not config:
-            native = native_context(config)
-            TLS._last_native = (config, native)
-        return native
+        return native_context(config)
 
     def _make_engine(self, native: ssl.SSLContext, server: bool) -> SSLObjectEngine:
         name, session = self._engine_options()

@@ -38,6 +38,8 @@ from nettls.interfaces import (
 )
 
 from .pem import (
+    PEM_BEGIN,
+    PEM_END,
     certificate_pem,
     check_key_matches,
     key_pem,
@@ -60,7 +62,7 @@ __all__ = [
 
 _MODES = (TLSContextConstants.CLIENT, TLSContextConstants.SERVER)
 _CIPHER_SETS = (TLSContextConstants.CIPHER_DEFAULT, TLSContextConstants.CIPHER_ALL)
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+_PEM_BLOCK = re.compile(re.escape(PEM_BEGIN) + rb".+?" + re.escape(PEM_END), re.S)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,16 @@ class ContextConfig:
     verifyTrust: tuple[str, ...] | None = None
     #: Whether connect() also checks the host name.
     verifyHostName: bool = False
+
+    def __hash__(self) -> int:
+        # Every session looks its native context up by its configuration (a
+        # server: one per connection, the same object each time), so the hash
+        # of all the fields is worked out once and kept on the instance.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     @property
     def server(self) -> bool:

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from nettls.interfaces import CertificateError
 
 __all__ = [
+    "PEM_BEGIN",
+    "PEM_END",
     "as_bytes",
     "parse_certificates",
     "parse_certificate",
@@ -34,7 +36,9 @@ __all__ = [
     "private_file",
 ]
 
-_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+#: The lines around a PEM certificate.
+PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+PEM_END = b"-----END CERTIFICATE-----"
 
 
 def as_bytes(data: object, what: str) -> bytes:
@@ -52,8 +56,8 @@ def as_bytes(data: object, what: str) -> bytes:
 def parse_certificates(data: object, what: str = "certificate") -> list[x509.Certificate]:
     """Every certificate in PEM ``data``, in order; CertificateError if none parses."""
     raw = as_bytes(data, what)
-    if _PEM_BEGIN not in raw:
-        raise CertificateError(f"{what} is not a PEM certificate (no '{_PEM_BEGIN.decode()}' line)")
+    if PEM_BEGIN not in raw:
+        raise CertificateError(f"{what} is not a PEM certificate (no '{PEM_BEGIN.decode()}' line)")
     try:
         return x509.load_pem_x509_certificates(raw)
     except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError

@@ -505,21 +505,10 @@ class TLSSession(TLSConstants):
             self._raise_not_sendable()
         wlock = self._wlock
         if not self._nonblocking:
-            elock = self._elock
             try:
                 wlock.acquire()
                 try:
-                    if len(data) > BLOCKING_CHUNK:
-                        self._send_chunked(data)
-                    else:
-                        elock.acquire()
-                        try:
-                            self._engine.write(data)
-                            self._output_waiting = False
-                            out = self._engine.output()
-                        finally:
-                            elock.release()
-                        self._sock.send(out)
+                    self._send_blocking(data)
                 finally:
                     self._release_w()
             except EngineError as exc:
@@ -557,15 +546,21 @@ class TLSSession(TLSConstants):
             self._status = self.OK
         return completed
 
-    def _send_chunked(self, data: bytes | memoryview) -> None:
-        """A blocking send of more than ``BLOCKING_CHUNK``: encrypt and send a
-        chunk at a time, so the ciphertext stays in the CPU's caches and the
-        engine's buffer stays small. The caller holds ``_wlock``."""
-        view, engine, elock, sock = memoryview(data), self._engine, self._elock, self._sock
-        for pos in range(0, len(view), BLOCKING_CHUNK):
+    def _send_blocking(self, data: bytes | memoryview) -> None:
+        """Encrypt ``data`` and hand it to the blocking socket, at most
+        ``BLOCKING_CHUNK`` at a time, so the engine's buffer and the
+        ciphertext copy stay small whatever the size. The caller holds
+        ``_wlock``."""
+        engine, elock, sock = self._engine, self._elock, self._sock
+        if len(data) <= BLOCKING_CHUNK:
+            pieces: Any = (data,)
+        else:
+            view = memoryview(data)
+            pieces = (view[pos : pos + BLOCKING_CHUNK] for pos in range(0, len(view), BLOCKING_CHUNK))
+        for piece in pieces:
             elock.acquire()
             try:
-                engine.write(view[pos : pos + BLOCKING_CHUNK])
+                engine.write(piece)
                 self._output_waiting = False
                 out = engine.output()
             finally:
