@@ -847,9 +847,9 @@ def test_pem_fast_path_takes_strict_single_certificates_only(ca: trustme.CA, ser
     """verify_pem parses with OpenSSL only what cryptography would parse the
     same way; everything else goes to the general path (None)."""
     leaf, inter = pems(server_cert)[:2]
-    assert pyopenssl._load_one(leaf) is not None
-    assert pyopenssl._load_one(leaf.encode()) is not None
-    assert pyopenssl._load_one("text before\n" + leaf.replace("\n", "\r\n")) is not None
+    assert pyopenssl._verify._load_one(leaf) is not None
+    assert pyopenssl._verify._load_one(leaf.encode()) is not None
+    assert pyopenssl._verify._load_one("text before\n" + leaf.replace("\n", "\r\n")) is not None
     refused = {
         "two certificates": leaf + inter,
         "a byte after the DER": _armour(der(leaf) + b"\x00"),
@@ -860,7 +860,7 @@ def test_pem_fast_path_takes_strict_single_certificates_only(ca: trustme.CA, ser
         "a DER length that is not minimal": _armour(b"\x30\x83\x00" + der(leaf)[2:]),
     }
     for what, pem in refused.items():
-        assert pyopenssl._load_one(pem) is None, what
+        assert pyopenssl._verify._load_one(pem) is None, what
     root = ca.cert_pem.bytes().decode()
     assert pyopenssl.verify_pem((root,), leaf, iter([inter])) is None  # not a list: the general path
     assert pyopenssl.verify_pem((root,), leaf, [inter + leaf]) is None
