@@ -15,6 +15,7 @@ from typing import Any
 import time
 
 import nettls
+from nettls.interfaces import IVerifyOnConnect
 
 
 class TLSClient:
@@ -46,6 +47,12 @@ class TLSClient:
             return 1
 
         context = self.TLSContext(self.TLSContext.CLIENT)
+        if args.cafile and IVerifyOnConnect.providedBy(context):
+            # Also verify during the handshake where the context can: a
+            # component whose client checks the server's handshake signature
+            # only together with its chain (rustls) needs the store now, and
+            # any other gains a check before a byte is sent (SPEC 6).
+            context.setVerifyOnConnect(cert_store, checkHostName=False)
         ssl = self.TLS(context)
         try:
             ssl.connect(socket)

@@ -51,6 +51,11 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT, 
 # -- the server under test --------------------------------------------------------------
 
 
+#: The throwaway root of each server ``serve_thread`` started, by port: what a
+#: client whose component verifies the chain in the handshake must trust.
+SERVER_ROOTS: dict[int, str] = {}
+
+
 @contextmanager
 def serve_thread(component: str | None = None, **options: Any) -> Iterator[Server]:
     """A ``nettls.server.Server`` on a free loopback port, serving in a thread
@@ -58,6 +63,8 @@ def serve_thread(component: str | None = None, **options: Any) -> Iterator[Serve
     that escapes the server loop fails the test."""
     server = Server(LOOPBACK, 0, component=component, **options)
     server.start()
+    if server.ca_certificate is not None:
+        SERVER_ROOTS[port_of(server)] = server.ca_certificate
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -91,6 +98,21 @@ def connection_lines(records: list[Any]) -> list[str]:
 # -- well-behaved nettls clients -----------------------------------------------------------
 
 
+def client_context(port: int, component: str | None = None) -> Any:
+    """A CLIENT context of ``component`` for the test server on ``port``: as
+    Dana makes it, except that a client which verifies the chain in the
+    handshake (SPEC 6; the rustls plugin) trusts that server's root."""
+    TLSContext: Any = nettls.resolve("net.TLSContext", component=component)
+    ctx = TLSContext(TLSContext.CLIENT)
+    name = component or nettls.registry.linked("net.TLS")
+    root = SERVER_ROOTS.get(port)
+    if name and root and nettls.registry.component(name).client_verifies_chain:
+        store = nettls.resolve("net.TLSCertStore", component=component)()
+        store.addCertificate(root)
+        ctx.setVerifyOnConnect(store, checkHostName=False)
+    return ctx
+
+
 def nettls_client(port: int, component: str | None = None, *, timeout: float = WAIT) -> Any:
     """A blocking nettls session to 127.0.0.1:``port``, handshake done."""
     TLS: Any = nettls.resolve("net.TLS", component=component)
@@ -99,7 +121,7 @@ def nettls_client(port: int, component: str | None = None, *, timeout: float = W
     sock = TCPSocket()
     sock.setTimeout(timeout)
     sock.connect(LOOPBACK, port)
-    session = TLS(TLSContext(TLSContext.CLIENT))
+    session = TLS(client_context(port, component))
     try:
         assert session.connect(sock) == session.OK
     except BaseException:

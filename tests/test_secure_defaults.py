@@ -385,7 +385,8 @@ def test_server_picks_an_authenticated_encrypting_suite_when_bad_ones_come_first
 
 def _identity_files(directory: Path) -> dict[str, str]:
     identity = make_pki().rsa
-    files = {"cert": identity.cert_pem + "".join(identity.chain_pems), "key": identity.key_pem()}
+    # s_server sends only the first certificate of -cert: the intermediates go in -cert_chain.
+    files = {"cert": identity.cert_pem, "chain": "".join(identity.chain_pems), "key": identity.key_pem()}
     paths = {}
     for role, text in files.items():
         path = directory / f"{role}.pem"
@@ -395,7 +396,7 @@ def _identity_files(directory: Path) -> dict[str, str]:
 
 
 def _s_server_args(files: dict[str, str], *extra: str) -> list[str]:
-    return ["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-cert", files["cert"], "-key", files["key"], *extra]
+    return ["s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-cert", files["cert"], "-cert_chain", files["chain"], "-key", files["key"], *extra]
 
 
 def _connect(port: int) -> Any:

@@ -25,7 +25,7 @@ import nettls
 from nettls.conformance import TCPKit, TLSKit, bind_server, make_pki
 from nettls.interfaces import ISelectable, TLSError, VerifyStatus
 
-from _edge import COMPONENTS, LOOPBACK, WAIT, InterfaceOnlySocket, port_of, serve_thread
+from _edge import COMPONENTS, LOOPBACK, WAIT, InterfaceOnlySocket, client_context, port_of, serve_thread
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -104,10 +104,10 @@ def test_many_client_threads_against_one_server(component: str) -> None:
     messages of 1 byte to 48 KiB and reads every one back intact."""
     threads, connections = 12, 3
     kits = [TLSKit.of(c) for c in COMPONENTS]
-    contexts = [kit.client_context() for kit in kits]
     start = threading.Barrier(threads)
     with serve_thread(component) as server:
         port = port_of(server)
+        contexts = [client_context(port, kit.name) for kit in kits]
 
         def work(index: int) -> None:
             kit, ctx = kits[index % len(kits)], contexts[index % len(kits)]
@@ -168,7 +168,7 @@ def test_full_duplex_clients_against_the_echo_server(component: str) -> None:
     total, connections = 1 << 20, 3
     with serve_thread(component) as server:
         port = port_of(server)
-        sessions = [_client(port, kit.client_context(), kit.TLS) for _ in range(connections)]
+        sessions = [_client(port, client_context(port, component), kit.TLS) for _ in range(connections)]
         sent = [hashlib.sha256() for _ in sessions]
         echoed = [hashlib.sha256() for _ in sessions]
         try:
@@ -278,7 +278,7 @@ def test_full_duplex_in_non_blocking_mode(component: str) -> None:
     kit = TLSKit.of(component)
     total = 256 << 10
     with serve_thread(component) as server:
-        client = _client(port_of(server), kit.client_context(), kit.TLS, small=True)
+        client = _client(port_of(server), client_context(port_of(server), component), kit.TLS, small=True)
         sock = client.getSocket()
         try:
             assert client.setNonBlocking("client") is True

@@ -17,7 +17,12 @@ comes from here (the same code the built-in components use)::
 - ``SSLObjectEngine``: a ready engine for libraries shaped like Python's
   ``ssl`` (``MemoryBIO``, ``wrap_bio``); subclass it and set ``_ssl``.
 - ``BaseTLSContext``, ``BaseCertStore``, ``ContextConfig``: contexts and
-  stores as configuration any component's session can read.
+  stores as configuration any component's session can read;
+  ``ExtendedTLSContext``, ``ExtendedCertStore``, ``ExtendedTLSSession`` add
+  the extension interfaces (declare the ones your library honours with
+  ``zope.interface.implementer_only`` and list the context settings your
+  session honours in ``context_extensions``; see the rustls plugin), and
+  ``system_trust`` finds the system's roots.
 - ``verify_chain``: purpose-free chain verification on cryptography, for
   libraries with no stand-alone verifier (its ``DEVIATIONS`` from OpenSSL
   belong in your component's deviation table).
@@ -30,6 +35,7 @@ from nettls.interfaces.component import Component
 
 from ._common.config import BaseCertStore, BaseTLSContext, ContextConfig, context_config, store_certificates
 from ._common.events import Event
+from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession
 from ._common.pem import (
     certificate_pem,
     der_to_pem,
@@ -43,6 +49,7 @@ from ._common.pem import (
 from ._common.engine import Engine, EngineEOF, EngineError
 from ._common.session import State, TLSSession
 from ._common.sslobject import SSLObjectEngine, ssl_reason
+from ._common.trust import system_trust
 from ._x509verify import DEVIATIONS as VERIFY_DEVIATIONS
 from ._x509verify import verify_chain
 
@@ -58,6 +65,10 @@ __all__ = [
     "BaseTLSContext",
     "BaseCertStore",
     "ContextConfig",
+    "ExtendedTLSContext",
+    "ExtendedCertStore",
+    "ExtendedTLSSession",
+    "system_trust",
     "context_config",
     "store_certificates",
     "verify_chain",

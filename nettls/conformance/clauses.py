@@ -47,6 +47,7 @@ CLAUSES: dict[str, str] = {
     "6.handshake": "the handshake completes (blocking OK; non-blocking WAIT_*, then OK)",
     "6.handshake-failure": "failed handshake: TLSHandshakeError with the reason, or FAIL",
     "6.no-verify": "connect() does not verify the peer",
+    "6.handshake-signature": "the handshake proves the peer holds its certificate's key: an impostor is refused",
     "6.mode": "non-blocking by setNonBlocking() before or after, or by a non-blocking socket",
     "6.get-socket": "getSocket() is the very socket given; None before",
     "6.peer-certificate": "getPeerCertificate(): the peer's leaf as PEM; None if none",

@@ -38,12 +38,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+import pytest
+
 import nettls
 from nettls.pki import Issued, issue
 from nettls.interfaces import (
     IServerSocketOptions,
     ITimeout,
     ITLS,
+    IVerifyOnConnect,
     TLSConstants,
 )
 
@@ -144,10 +147,16 @@ class TLSKit:
 
         return cls(component, pick("net.TLS"), pick("net.TLSContext"), pick("net.TLSCertStore"))
 
-    def client_context(self, *, cipher_set: int | None = None, identity: Identity | None = None) -> Any:
+    def client_context(
+        self, *, cipher_set: int | None = None, identity: Identity | None = None, session_kit: "TLSKit | None" = None
+    ) -> Any:
         """A CLIENT context; with ``identity``, presenting its leaf and
-        intermediates as a client certificate (for mutual TLS)."""
+        intermediates as a client certificate (for mutual TLS). Where the
+        sessions it is for (``session_kit``'s, default this kit's) verify
+        the chain in the handshake, it trusts the suite's roots."""
         ctx = self.TLSContext(self.TLSContext.CLIENT)
+        if (session_kit or self).client_verifies_chain:
+            self.trust_suite_roots(ctx)
         if cipher_set is not None:
             ctx.setCipherSet(cipher_set)
         if identity is not None:
@@ -174,6 +183,29 @@ class TLSKit:
         if cipher_set is not None:
             ctx.setCipherSet(cipher_set)
         return ctx
+
+    @property
+    def client_verifies_chain(self) -> bool:
+        """Whether this kit's TLS client verifies the chain in the handshake
+        (``Component.client_verifies_chain``, SPEC 6)."""
+        name = self.name if _provides(self.name, "net.TLS") else nettls.registry.linked("net.TLS")
+        return name is not None and nettls.registry.component(name).client_verifies_chain
+
+    def trust_suite_roots(self, ctx: Any) -> None:
+        """Make a CLIENT context (of any component) verify the server's chain
+        on connect against the suite's trusted roots, host name unchecked:
+        what a client that verifies in the handshake needs to reach the
+        suite's servers. Skips the test (n/a) when the context lacks
+        ``IVerifyOnConnect``: such a session cannot use that context to reach
+        a server whose roots are not the system's."""
+        if not IVerifyOnConnect.providedBy(ctx):
+            pytest.skip(
+                f"{type(ctx).__name__} does not provide IVerifyOnConnect, which a {self.name or 'linked'} client "
+                "needs: it verifies the server's chain in the handshake (SPEC 6)"
+            )
+        pki = make_pki()
+        roots = self.store(pki.rsa.root.cert_pem, pki.ec.root.cert_pem)
+        ctx.setVerifyOnConnect(roots, checkHostName=False)
 
     def store(self, *pems: str | bytes) -> Any:
         """A certificate store trusting ``pems`` (each must be accepted)."""

@@ -304,7 +304,7 @@ def test_host_name_rules_are_check_host_names(harness, pki, names, common_name, 
 @pytest.mark.clause("11.verify-on-connect")
 def test_verify_on_connect_is_configuration(harness, pki):
     kit = harness.kit
-    ctx = kit.client_context()
+    ctx = kit.TLSContext(kit.TLSContext.CLIENT)  # as made, not as the suite prepares it
     require_interface(ctx, IVerifyOnConnect, "verification on connect")
     assert ctx.verifyTrust is None and ctx.verifyHostName is False, "off by default: connect() verifies nothing (SPEC 6)"
     store = kit.store(pki.ec.root.cert_pem, pki.rsa.root.cert_pem)

@@ -42,7 +42,7 @@ def test_session_with_other_context(pair_harness, pki, session_component, contex
         server_kit=sessions,
         client_kit=sessions,
         server_context=contexts.server_context(pki.ec),
-        client_context=contexts.client_context(),
+        client_context=contexts.client_context(session_kit=sessions),
     )
     assert pair.exchange(b"ping", b"pong") == (b"ping", b"pong")
     store = contexts.store(pki.ec.root.cert_pem)
@@ -56,12 +56,12 @@ def test_context_and_store_of_another_component(pair_harness, pki, session_compo
     component: key in traditional form, chain, cipher set, trusted roots."""
     sessions, contexts = TLSKit.of(session_component), TLSKit.of(context_component)
     server_ctx = contexts.server_context(pki.rsa, key_form="traditional", cipher_set=contexts.TLSContext.CIPHER_ALL)
-    client_ctx = contexts.client_context(cipher_set=contexts.TLSContext.CIPHER_ALL)
+    client_ctx = contexts.client_context(cipher_set=contexts.TLSContext.CIPHER_ALL, session_kit=sessions)
     pair = pair_harness.tls_pair("nonblocking", server_kit=sessions, client_kit=sessions, server_context=server_ctx, client_context=client_ctx)
     assert len(pair.client.getPeerCertChain()) == 2
     store = contexts.TLSCertStore()
     assert store.addCertificate(pki.rsa.root.cert_pem.encode()) is True
-    verifier = sessions.TLS(contexts.client_context())
+    verifier = sessions.TLS(contexts.client_context(session_kit=sessions))
     assert verifier.verifyCertificate(store, pki.rsa.cert_pem, pki.rsa.chain_pems).status == VerifyStatus.OK
     result = verifier.verifyCertificate(store, pki.ec.cert_pem, pki.ec.chain_pems)
     assert result.status == VerifyStatus.FAIL and result.failedReason

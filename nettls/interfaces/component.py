@@ -37,3 +37,10 @@ class Component:
     #: The conformance suite expects exactly these cases to fail (strict
     #: xfail), so a deviation is never a silent skip and a stale entry shows.
     deviations: Mapping[str, str] = field(default_factory=dict)
+    #: True when the component's TLS client cannot check the server's
+    #: handshake signature without also verifying its chain (SPEC 6): its
+    #: ``connect()`` then verifies the chain during the handshake, against
+    #: the context's verify-on-connect store (``IVerifyOnConnect``) or else
+    #: the system's roots, and refuses to connect when it has neither. The
+    #: conformance suite gives such a client the suite's roots.
+    client_verifies_chain: bool = False

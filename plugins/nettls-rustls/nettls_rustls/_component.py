@@ -20,6 +20,24 @@ one. This module holds only what is about rtls:
   nettls's purpose-free verifier on ``cryptography``
   (``nettls.components.kit.verify_chain``), as the stdlib component does.
 
+The client verifies in the handshake (SPEC 6, ``client_verifies_chain``)
+------------------------------------------------------------------------
+rtls offers a client three verifiers: rustls's full one (chain and host
+name), one without the host name, and none at all (``CERT_NONE``). The last
+skips the server's handshake signature too, not only the chain: a server
+presenting someone else's certificate without its key would be accepted,
+and a ``verifyCertificate`` afterwards would approve the genuine chain of
+a peer that is not there. There is no verifier that checks the signature
+and leaves the chain to ``verifyCertificate``. So a rustls client always
+verifies the chain during the handshake (webpki, the TLS server purpose):
+against the store given by ``IVerifyOnConnect.setVerifyOnConnect`` when
+there is one, else the system's roots (``ISystemTrust``'s search), and the
+host name only when the context asks for it (rustls's own check, on the
+name given by ``IServerName.setServerName``). With no roots anywhere it
+refuses to connect, saying why. The conformance cases this changes are in
+``DEVIATIONS``. SNI: rtls would send "localhost" when no name is set, so a
+session without a server name uses a native context with SNI off.
+
 Where rtls's SSLObject differs from ssl.SSLObject, and what the engine does:
 
     read() after the peer's   raises SSLWantReadError (then SSLEOFError once
@@ -53,20 +71,34 @@ from typing import Any, ClassVar
 
 import rtls
 from rtls import _rustls
+from zope.interface import implementer_only
 
 from nettls.components.kit import (
-    BaseCertStore,
     BaseTLSContext,
     Component,
     ContextConfig,
     EngineEOF,
     EngineError,
+    ExtendedCertStore,
+    ExtendedTLSContext,
+    ExtendedTLSSession,
     SSLObjectEngine,
-    TLSSession,
     VERIFY_DEVIATIONS,
+    system_trust,
     verify_chain,
 )
-from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.interfaces import (
+    CertificateError,
+    ISessionInfo,
+    IServerName,
+    ISystemTrust,
+    ITLS,
+    ITLSCertStore,
+    ITLSContext,
+    IVerifyOnConnect,
+    IVerifyResult,
+    VerifyStatus,
+)
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "DEVIATIONS", "RustlsEngine", "native_context"]
 
@@ -80,6 +112,16 @@ CIPHERS_ALL = "ALL:!aNULL:!eNULL:!PSK:!SRP"
 
 LIBRARY = f"rtls {getattr(rtls, '__version__', '?')} on rustls {_rustls.rustls_version()} ({_rustls.crypto_provider()} {_rustls.crypto_provider_version()})"
 
+_VERIFIES = (
+    "a rustls client verifies the server's chain in the handshake, since rtls cannot check the handshake "
+    "signature without it (SPEC 6): a server whose chain does not verify is refused at connect()"
+)
+_NO_SERVER_SNI = (
+    "an rtls server does not tell which name the client sent (rtls has no SNI callback), so a rustls "
+    "server's getServerName() is None; the rustls client's SNI is checked against the other components' "
+    "servers in the interop cases"
+)
+
 #: Conformance cases rustls cannot meet: case id -> why (the suite makes each a strict xfail).
 DEVIATIONS: dict[str, str] = {
     "8.cipher-set:cipher_all_server_accepts_a_sha1_suite": "rustls implements no CBC suite and no SHA-1 MAC: "
@@ -87,6 +129,18 @@ DEVIATIONS: dict[str, str] = {
     "ECDHE-RSA-AES128-SHA finds no shared suite",
     "8.cipher-set:cipher_all_client_offers_a_sha1_suite": "rustls implements no CBC suite and no SHA-1 MAC: "
     "CIPHER_ALL cannot offer ECDHE-RSA-AES128-SHA, the only suite that server accepts",
+    # The client verifies the chain in the handshake (module docstring): a
+    # server whose chain does not verify against the client's roots is refused.
+    "6.no-verify:connect_does_not_verify": _VERIFIES,
+    "6.peer-chain:chain_order_is_kept[blocking-leaf-only]": _VERIFIES + " (a leaf sent without its intermediate)",
+    "6.peer-chain:chain_order_is_kept[nonblocking-leaf-only]": _VERIFIES + " (a leaf sent without its intermediate)",
+    "6.peer-chain:chain_order_is_kept[blocking-two-intermediates]": _VERIFIES + " (a chain past its path length)",
+    "6.peer-chain:chain_order_is_kept[nonblocking-two-intermediates]": _VERIFIES + " (a chain past its path length)",
+    "11.verify-on-connect:wrong_host_name_fails_the_handshake": "rustls refuses the name inside the handshake "
+    "and hands out no certificate it refused, so getVerifyResult().failedCertificate is None on a host-name "
+    "mismatch (SPEC 6 allows None where the library cannot tell); the reason names the host",
+    "11.server-name:client_sends_server_name": _NO_SERVER_SNI,
+    "11.server-name:internationalised_name_is_sent_as_a_labels": _NO_SERVER_SNI,
     "11.alert-delivery:refusal_alert_reaches_the_peer": "rustls refuses the TLS 1.1 ClientHello for lacking the "
     "signature_algorithms extension before it looks at the version, so the alert it hands over (and the peer "
     "receives) is handshake_failure, not the protocol_version alert the case looks for",
@@ -95,6 +149,8 @@ DEVIATIONS: dict[str, str] = {
 
 def _reason(exc: BaseException) -> str:
     """rustls's own words for an rtls error (rtls puts them in ``reason``)."""
+    if isinstance(exc, rtls.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.args[0] if exc.args else 'no reason given'} (rustls)"
     reason = getattr(exc, "reason", None)
     if isinstance(reason, str) and reason and not reason.isdigit():
         return f"{reason} (rustls)"
@@ -150,7 +206,13 @@ class RustlsEngine(SSLObjectEngine):
                 raise EngineError("the peer closed the connection during the handshake (rustls got no more data)") from None
             return False
         except rtls.SSLError as exc:
+            if isinstance(exc, rtls.SSLCertVerificationError):
+                self._note_verify_failure(exc)
             raise EngineError(_reason(exc)) from exc
+
+    def _note_verify_failure(self, exc: Any) -> None:
+        """rustls's verdict; it hands out no certificate it refused, so none is named."""
+        self._verify_failure = VerifyStatus(VerifyStatus.FAIL, None, _reason(exc))
 
     def read(self, n: int) -> bytes | None:
         if self._fault is not None:
@@ -213,17 +275,34 @@ class RustlsEngine(SSLObjectEngine):
         return [bytes(cert.public_bytes()) for cert in chain]
 
 
+def client_roots(config: ContextConfig) -> tuple[str, ...]:
+    """The roots a client of ``config`` verifies the server's chain against:
+    the verify-on-connect store, else the system's; () when there are none."""
+    if config.verifyTrust is not None:
+        return config.verifyTrust
+    return system_trust()[0]
+
+
 @functools.lru_cache(maxsize=64)
-def native_context(config: ContextConfig) -> rtls.SSLContext:
-    """An ``rtls.SSLContext`` for ``config``, built once per configuration."""
+def native_context(config: ContextConfig, sni: bool = False) -> rtls.SSLContext:
+    """An ``rtls.SSLContext`` for ``config``, built once per configuration;
+    a client's with SNI on only for sessions that name their server."""
     server = config.server
     ctx = rtls.SSLContext(rtls.PROTOCOL_TLS_SERVER if server else rtls.PROTOCOL_TLS_CLIENT)
     if not server:
-        # connect() does not authenticate (Dana): verifyCertificate() does.
-        ctx.check_hostname = False
-        ctx.verify_mode = rtls.CERT_NONE
-        # Dana gives connect() no host name; rtls would send "localhost" as SNI.
-        ctx._get_builder().set_sni_enabled(False)
+        # Always CERT_REQUIRED: rtls's CERT_NONE would skip the server's
+        # handshake signature as well (see "The client verifies").
+        ctx.verify_mode = rtls.CERT_REQUIRED
+        ctx.check_hostname = config.verifyHostName
+        roots = client_roots(config)
+        if roots:
+            try:
+                ctx.load_verify_locations(cadata="".join(p if p.endswith("\n") else p + "\n" for p in roots))
+            except (rtls.SSLError, ValueError) as exc:
+                raise CertificateError(f"the trusted certificates were refused by rustls: {_reason(exc)}") from exc
+        if not sni:
+            # rtls would send "localhost" as SNI for a session with no server name.
+            ctx._get_builder().set_sni_enabled(False)
     # A server's verify_mode stays CERT_NONE: no client certificate is requested.
     ctx.minimum_version = rtls.TLSVersion.TLSv1_2  # rustls has nothing older; said anyway
     ctx.maximum_version = rtls.TLSVersion.TLSv1_3  # TLS 1.3 on
@@ -244,29 +323,49 @@ def native_context(config: ContextConfig) -> rtls.SSLContext:
     return ctx
 
 
-class TLSContext(BaseTLSContext):
-    """``net.TLSContext`` for the rustls component; see ``ITLSContext``."""
+@implementer_only(ITLSContext, IVerifyOnConnect)
+class TLSContext(ExtendedTLSContext):
+    """``net.TLSContext`` for the rustls component; see ``ITLSContext`` and
+    ``IVerifyOnConnect`` (the only context extension it declares)."""
 
-    def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
-        super().setCertificate(cert, key)
-        native_context(self._config)  # surface rustls's own refusal here, not at accept()
-        return True
-
-
-class TLSCertStore(BaseCertStore):
-    """``net.TLSCertStore`` for the rustls component; see ``ITLSCertStore``."""
+    _native_builder = staticmethod(native_context)
 
 
-class TLS(TLSSession):
-    """``net.TLS`` on rustls (rtls's SSLObject over MemoryBIO); see ``ITLS``."""
+@implementer_only(ITLSCertStore, ISystemTrust)
+class TLSCertStore(ExtendedCertStore):
+    """``net.TLSCertStore`` for the rustls component; see ``ITLSCertStore`` and ``ISystemTrust``."""
+
+
+#: The context settings a rustls session honours (see ``check_honoured``).
+_HONOURED = frozenset({"verifyTrust", "verifyHostName"})
+
+
+@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult)
+class TLS(ExtendedTLSSession):
+    """``net.TLS`` on rustls (rtls's SSLObject over MemoryBIO); see ``ITLS``
+    and the session extensions it declares."""
 
     component = "rustls"
+    context_extensions = _HONOURED
+    __slots__ = ()
 
     def _native_context(self, config: ContextConfig) -> rtls.SSLContext:
         return native_context(config)
 
     def _make_engine(self, native: rtls.SSLContext, server: bool) -> RustlsEngine:
-        return RustlsEngine(native, server)
+        if server:
+            return RustlsEngine(native, server)
+        name, _session = self._engine_options()
+        if not client_roots(self._config):
+            raise EngineError(
+                "a rustls client verifies the server's chain during the handshake (rtls cannot check the "
+                "handshake signature without it), and there are no roots to verify against: give the "
+                "context a store with setVerifyOnConnect(store, checkHostName=False), or install the "
+                "system's trusted roots"
+            )
+        if name is not None:
+            native = native_context(self._config, sni=True)
+        return RustlsEngine(native, server, name)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)
@@ -279,4 +378,5 @@ COMPONENT = Component(
     library=LIBRARY,
     # its own, and those of the verifier it delegates to (cryptography vs OpenSSL)
     deviations={**DEVIATIONS, **VERIFY_DEVIATIONS},
+    client_verifies_chain=True,
 )

@@ -31,12 +31,23 @@ def pki():
     return make_pki()
 
 
+def _client_context(pki):
+    """A CLIENT context trusting the suite's roots: a rustls client verifies
+    the chain in the handshake (see the component's docstring)."""
+    ctx = TLSContext(TLSContext.CLIENT)
+    store = nettls_rustls.TLSCertStore()
+    store.addCertificate(pki.rsa.root.cert_pem)
+    store.addCertificate(pki.ec.root.cert_pem)
+    ctx.setVerifyOnConnect(store, checkHostName=False)
+    return ctx
+
+
 def _engines(pki, identity=None, *, client_ctx=None):
     identity = identity or pki.rsa
     server_ctx = TLSContext(TLSContext.SERVER)
     server_ctx.setCertificate(identity.cert_pem, identity.key_pem())
     server_ctx.setCertificateChain(identity.chain_pems)
-    client_ctx = client_ctx or TLSContext(TLSContext.CLIENT)
+    client_ctx = client_ctx or _client_context(pki)
     server = RustlsEngine(native_context(context_config(server_ctx)), True)
     client = RustlsEngine(native_context(context_config(client_ctx)), False)
     return server, client
@@ -200,3 +211,34 @@ def test_cipher_all_is_every_rustls_suite():
 
     suites = parse_cipher_string(nettls_rustls._component.CIPHERS_ALL)
     assert suites and all("GCM" in s or "CHACHA20" in s for s in suites)
+
+
+def test_client_context_always_verifies_the_chain(pki):
+    """rtls's CERT_NONE skips the handshake signature too: a client never uses it."""
+    import rtls
+
+    for ctx in (TLSContext(TLSContext.CLIENT), _client_context(pki)):
+        native = native_context(context_config(ctx))
+        assert native.verify_mode == rtls.CERT_REQUIRED
+        assert native.check_hostname is False
+
+
+def test_client_without_any_roots_refuses_to_connect(pki, monkeypatch):
+    """No verify-on-connect store and no system roots (this machine has
+    some, so their search is made to find none): connect() says why."""
+    import nettls
+
+    monkeypatch.setattr(nettls_rustls._component, "system_trust", lambda: ((), None))
+    native_context.cache_clear()
+    try:
+        server_sock = nettls.resolve("net.TCPServerSocket")()
+        server_sock.bind("127.0.0.1", 0)
+        client_sock = nettls.resolve("net.TCPSocket")()
+        client_sock.connect("127.0.0.1", server_sock.getLocalEndpoint().port)
+        session = nettls_rustls.TLS(TLSContext(TLSContext.CLIENT))
+        with pytest.raises(nettls.TLSHandshakeError, match="setVerifyOnConnect"):
+            session.connect(client_sock)
+        client_sock.disconnect()
+        server_sock.unbind()
+    finally:
+        native_context.cache_clear()
