@@ -56,11 +56,18 @@ Where rtls's SSLObject differs from ssl.SSLObject, and what the engine does:
     read() failing            leaves the fatal alert inside rustls (its
                               do_handshake() hands it over); the engine moves
                               it to the output buffer.
+    do_handshake() with a     feeds rustls what fits its buffer, puts the
+    large message             rest back and asks for more input: the engine
+                              calls it again while the input buffer shrinks.
+    unwrap()                  marks the object shut: every later read says
+                              "clean end", hiding data and truncations. The
+                              engine sends close_notify through rustls itself.
 
-Three names used below are rtls's private ones, each in one place and
-pinned by the component tests: ``SSLObject._conn`` (rustls's connection),
+Three names used below are rtls's private ones, pinned by the component
+tests: ``SSLObject._conn`` (rustls's connection),
 ``SSLObject._flush_outgoing()`` (what rtls's own do_handshake() calls to
-hand over an alert) and ``SSLContext._get_builder()`` (to turn SNI off).
+hand over an alert and close_notify) and ``SSLContext._get_builder()`` (to
+turn SNI off).
 """
 
 from __future__ import annotations
@@ -198,16 +205,36 @@ class RustlsEngine(SSLObjectEngine):
                 pass
 
     def handshake(self) -> bool:
+        obj = self._obj
+        while True:
+            before = self._in.pending
+            try:
+                obj.do_handshake()
+                return True
+            except rtls.SSLWantReadError:
+                # rtls feeds rustls only what fits its buffer and puts the rest
+                # back: a handshake message larger than that (a 30 KiB
+                # certificate chain, a 40 KiB ClientHello) needs another turn
+                # on input already here, or it waits for input that never comes.
+                if self._in.pending and self._in.pending < before:
+                    continue
+                if self._in.eof:
+                    raise EngineError("the peer closed the connection during the handshake (rustls got no more data)") from None
+                return False
+            except rtls.SSLError as exc:
+                if isinstance(exc, rtls.SSLCertVerificationError):
+                    self._note_verify_failure(exc)
+                raise EngineError(_reason(exc)) from exc
+
+    def shutdown(self) -> None:
+        """close_notify, without rtls's ``unwrap()``: that marks the object shut,
+        after which every read says "clean end", so data already on its way
+        and a truncation by the peer would both be lost."""
+        obj: Any = self._obj
         try:
-            self._obj.do_handshake()
-            return True
-        except rtls.SSLWantReadError:
-            if self._in.eof:
-                raise EngineError("the peer closed the connection during the handshake (rustls got no more data)") from None
-            return False
+            obj._conn.send_close_notify()
+            obj._flush_outgoing()
         except rtls.SSLError as exc:
-            if isinstance(exc, rtls.SSLCertVerificationError):
-                self._note_verify_failure(exc)
             raise EngineError(_reason(exc)) from exc
 
     def _note_verify_failure(self, exc: Any) -> None:

@@ -12,6 +12,7 @@ import ssl
 import sys
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 pytest.importorskip("nettls_rustls", reason="the nettls-rustls plugin is not installed: pip install -e plugins/nettls-rustls")
 
@@ -242,3 +243,78 @@ def test_client_without_any_roots_refuses_to_connect(pki, monkeypatch):
         server_sock.unbind()
     finally:
         native_context.cache_clear()
+
+
+def test_truncation_after_our_close_is_still_a_truncation(pki):
+    """After the local close_notify, data the peer sent is still handed out
+    and a TCP close without its close_notify is a truncation, not a clean end
+    (rtls's unwrap() made every later read a clean end)."""
+    server, client = _engines(pki)
+    _handshake(server, client)
+    client.shutdown()
+    server.feed(client.output())
+    server.write(memoryview(b"late reply"))
+    client.feed(server.output())  # the server's data, no close_notify
+    client.feed_eof()
+    assert client.read(100) == b"late reply"
+    with pytest.raises(EngineEOF):
+        client.read(100)
+
+
+def _identity_with_names(pki, count):
+    """The suite's EC identity reissued with ``count`` DNS names: a
+    certificate message of about 25 bytes per name."""
+    from nettls.pki import Issued, issue, new_key
+
+    inter = pki.ec.intermediates[0]
+    leaf = issue(
+        "localhost",
+        issuer=Issued(inter.cert, inter.key),
+        key=new_key("ec"),
+        names=["localhost", *(f"host-{i}.example" for i in range(count))],
+    )
+    return leaf
+
+
+def test_a_large_certificate_message_completes_the_handshake(pki):
+    """A ~30 KiB server certificate message, fed at once: rtls leaves what
+    does not fit rustls's buffer in the input, which must not stall."""
+    leaf = _identity_with_names(pki, 1600)
+    pem = leaf.cert.public_bytes(serialization.Encoding.PEM).decode()
+    assert len(leaf.cert.public_bytes(serialization.Encoding.DER)) > 24_000
+    server_ctx = TLSContext(TLSContext.SERVER)
+    server_ctx.setCertificate(pem, leaf.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode())
+    server_ctx.setCertificateChain(pki.ec.chain_pems)
+    server = RustlsEngine(native_context(context_config(server_ctx)), True)
+    client = RustlsEngine(native_context(context_config(_client_context(pki))), False)
+    assert client.handshake() is False
+    server.feed(client.output())
+    assert server.handshake() is False
+    flight = server.output()
+    assert len(flight) > 24_000
+    client.feed(flight)
+    # One call, as the session makes when the socket has nothing more: the
+    # whole flight is here, so the client finishes (TLS 1.3) without waiting.
+    assert client.handshake() is True, "the client waits for input it already has"
+    assert client.peer_chain()[0] == leaf.cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_a_large_client_hello_gets_an_answer(pki):
+    """A legal 40 KiB ClientHello (Python's ssl offering 160 ALPN names of
+    250 bytes) to a rustls server engine, fed at once: it answers."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([chr(65 + i % 26) * 250 for i in range(160)])
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    peer = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        peer.do_handshake()
+    hello = outgoing.read()
+    assert len(hello) > 40_000
+    server, _client = _engines(pki)
+    server.feed(hello)
+    assert server.handshake() is False  # waits for the client's next flight
+    assert server.output(), "the server did not answer the ClientHello"
