@@ -22,6 +22,7 @@ from nettls.interfaces import (
     IServerNameCertificates,
     ISessionInfo,
     ISystemTrust,
+    IVerifiedChain,
     IVerifyOnConnect,
     IVerifyResult,
     VerifyStatus,
@@ -58,7 +59,7 @@ def test_declared_extensions_are_implemented(kit, pki):
 def test_spec_interfaces_stay_dana(kit):
     """TLS extensions are never methods of the spec interfaces (SPEC 1)."""
     spec_names = {name for iface in SPEC_INTERFACES.values() for name in iface.names(all=True)}
-    for iface in (*_CONTEXT_EXTENSIONS, *_SESSION_EXTENSIONS, IResumption, IEndOfStream, ISystemTrust):
+    for iface in (*_CONTEXT_EXTENSIONS, *_SESSION_EXTENSIONS, IVerifiedChain, IResumption, IEndOfStream, ISystemTrust):
         assert not iface.extends(SPEC_INTERFACES["net.Stream"])
         assert not set(iface.names()) & spec_names, f"{iface.__name__} redefines a spec name"
 
@@ -95,11 +96,19 @@ def _check_scenario(pair, pki, www):
         assert pair.client.getProtocolVersion() == "TLSv1.3"
 
 
+#: The context extensions the scenario sets: a component's sessions honour
+#: one (from any component's context) when its own contexts declare it.
+_CONTEXT_EXTENSIONS = (IServerNameCertificates, IProtocolNegotiation, IMinimumVersion, IClientCertificates, IVerifyOnConnect)
+
+
 def _require_sessions(*kits: TLSKit) -> None:
     for kit in kits:
         for iface in _SESSION_EXTENSIONS:
             if not iface.implementedBy(kit.TLS):
                 pytest.skip(f"{kit.name}'s sessions do not provide {iface.__name__}")
+        for iface in _CONTEXT_EXTENSIONS:
+            if not iface.implementedBy(kit.TLSContext):
+                pytest.skip(f"{kit.name}'s contexts do not provide {iface.__name__}, so its sessions cannot honour it")
 
 
 @pytest.mark.clause("11.ext-context-any")

@@ -96,6 +96,10 @@ from nettls.components.kit import (
 )
 from nettls.interfaces import (
     CertificateError,
+    IEndOfStream,
+    IMinimumVersion,
+    INegotiatedProtocol,
+    IProtocolNegotiation,
     ISessionInfo,
     IServerName,
     ISystemTrust,
@@ -146,6 +150,8 @@ DEVIATIONS: dict[str, str] = {
     "11.verify-on-connect:wrong_host_name_fails_the_handshake": "rustls refuses the name inside the handshake "
     "and hands out no certificate it refused, so getVerifyResult().failedCertificate is None on a host-name "
     "mismatch (SPEC 6 allows None where the library cannot tell); the reason names the host",
+    "11.alpn:negotiation_outcomes[['spdy/1']-['h2']-None]": "a rustls server refuses a client whose ALPN protocols "
+    "share none with its own, with RFC 7301's no_application_protocol alert, where OpenSSL goes on without ALPN",
     "11.server-name:client_sends_server_name": _NO_SERVER_SNI,
     "11.server-name:internationalised_name_is_sent_as_a_labels": _NO_SERVER_SNI,
     "11.alert-delivery:refusal_alert_reaches_the_peer": "rustls refuses the TLS 1.1 ClientHello for lacking the "
@@ -302,6 +308,13 @@ class RustlsEngine(SSLObjectEngine):
         return [bytes(cert.public_bytes()) for cert in chain]
 
 
+def _trust(ctx: rtls.SSLContext, roots: tuple[str, ...]) -> None:
+    try:
+        ctx.load_verify_locations(cadata="".join(p if p.endswith("\n") else p + "\n" for p in roots))
+    except (rtls.SSLError, ValueError) as exc:
+        raise CertificateError(f"the trusted certificates were refused by rustls: {_reason(exc)}") from exc
+
+
 def client_roots(config: ContextConfig) -> tuple[str, ...]:
     """The roots a client of ``config`` verifies the server's chain against:
     the verify-on-connect store, else the system's; () when there are none."""
@@ -323,19 +336,19 @@ def native_context(config: ContextConfig, sni: bool = False) -> rtls.SSLContext:
         ctx.check_hostname = config.verifyHostName
         roots = client_roots(config)
         if roots:
-            try:
-                ctx.load_verify_locations(cadata="".join(p if p.endswith("\n") else p + "\n" for p in roots))
-            except (rtls.SSLError, ValueError) as exc:
-                raise CertificateError(f"the trusted certificates were refused by rustls: {_reason(exc)}") from exc
+            _trust(ctx, roots)
         if not sni:
             # rtls would send "localhost" as SNI for a session with no server name.
             ctx._get_builder().set_sni_enabled(False)
     # A server's verify_mode stays CERT_NONE: no client certificate is requested.
-    ctx.minimum_version = rtls.TLSVersion.TLSv1_2  # rustls has nothing older; said anyway
+    # rustls has nothing older than TLS 1.2; IMinimumVersion may raise the floor to 1.3.
+    ctx.minimum_version = rtls.TLSVersion.TLSv1_3 if config.minimumVersion == "TLSv1.3" else rtls.TLSVersion.TLSv1_2
     ctx.maximum_version = rtls.TLSVersion.TLSv1_3  # TLS 1.3 on
     # No compression and no renegotiation: rustls implements neither.
     if config.cipherSet == BaseTLSContext.CIPHER_ALL:
         ctx.set_ciphers(CIPHERS_ALL)  # TLS 1.2 only; rustls keeps its TLS 1.3 suites
+    if config.applicationProtocols:
+        ctx.set_alpn_protocols(list(config.applicationProtocols))
     if config.certificate and config.privateKey:
         pem = "".join(p if p.endswith("\n") else p + "\n" for p in (config.certificate, *config.chain))
         try:
@@ -350,10 +363,13 @@ def native_context(config: ContextConfig, sni: bool = False) -> rtls.SSLContext:
     return ctx
 
 
-@implementer_only(ITLSContext, IVerifyOnConnect)
+@implementer_only(ITLSContext, IVerifyOnConnect, IProtocolNegotiation, IMinimumVersion)
 class TLSContext(ExtendedTLSContext):
-    """``net.TLSContext`` for the rustls component; see ``ITLSContext`` and
-    ``IVerifyOnConnect`` (the only context extension it declares)."""
+    """``net.TLSContext`` for the rustls component; see ``ITLSContext`` and the
+    context extensions it declares. Not ``IServerNameCertificates`` (rtls
+    gives a server no say in the certificate per name) nor
+    ``IClientCertificates`` (an rtls server neither asks for nor verifies a
+    client certificate, whatever its ``verify_mode``)."""
 
     _native_builder = staticmethod(native_context)
 
@@ -364,10 +380,17 @@ class TLSCertStore(ExtendedCertStore):
 
 
 #: The context settings a rustls session honours (see ``check_honoured``).
-_HONOURED = frozenset({"verifyTrust", "verifyHostName"})
+_HONOURED = frozenset(
+    {
+        "verifyTrust",
+        "verifyHostName",
+        "applicationProtocols",
+        "minimumVersion",
+    }
+)
 
 
-@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult)
+@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult, INegotiatedProtocol, IEndOfStream)
 class TLS(ExtendedTLSSession):
     """``net.TLS`` on rustls (rtls's SSLObject over MemoryBIO); see ``ITLS``
     and the session extensions it declares."""
