@@ -64,7 +64,7 @@ class TLSClient:
         if args.cafile:
             chain = ssl.getPeerCertChain()
             status = ssl.verifyCertificate(cert_store, ssl.getPeerCertificate(), chain[1:])
-            if status.status == nettls.VerifyStatus.FAIL:
+            if not status.ok:
                 print(f"verification failed: {status.failedReason}", file=sys.stderr)
                 ssl.close()
                 socket.disconnect()

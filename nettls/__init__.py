@@ -8,6 +8,8 @@ The public facade. Interfaces, data types, constants and errors come from
     TLS = nettls.resolve("net.TLS", component="pyopenssl")
 """
 
+import logging
+
 from ._version import __version__
 from .interfaces import (
     CertificateError,
@@ -23,10 +25,20 @@ from .interfaces import (
 )
 from .interfaces.component import Component
 from .registry import Registry, link, load, registry, resolve
+from .capabilities import TLSClasses, resolve_tls
+from .client import ClientSession, connect_tls
+
+# Silent unless the application configures logging (handshakes at DEBUG,
+# substitutions and refused inputs at WARNING, on "nettls" and its children).
+logging.getLogger("nettls").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "resolve",
+    "resolve_tls",
+    "TLSClasses",
+    "connect_tls",
+    "ClientSession",
     "link",
     "load",
     "registry",

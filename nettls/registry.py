@@ -29,6 +29,7 @@ the reason while every other component keeps working.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ ENTRY_POINT_GROUP = "nettls.components"
 LINKS_VARIABLE = "NETTLS_LINKS"
 
 T = TypeVar("T")
+log = logging.getLogger("nettls")
 
 
 @dataclass(frozen=True)
@@ -343,8 +345,15 @@ class Registry:
         if linked is not None and not _lacking(linked, extensions):
             return linked
         candidates = sorted((n, c) for n, c in self._utilities(iface) if n)
-        for _name, cls in candidates:
+        for name, cls in candidates:
             if not _lacking(cls, extensions):
+                if linked is not None:
+                    log.warning(
+                        "%s: using the %s component instead of the linked one, which does not provide %s",
+                        dana_name(iface),
+                        name,
+                        ", ".join(_lacking(linked, extensions)),
+                    )
                 return cls
         wanted = ", ".join(e.__name__ for e in extensions)
         gaps = "; ".join(f"{n} lacks {', '.join(_lacking(c, extensions))}" for n, c in candidates)

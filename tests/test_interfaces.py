@@ -63,7 +63,11 @@ def test_data_types_are_plain_records() -> None:
     assert (ep.address, ep.port) == ("127.0.0.1", 443)
     status = nettls.VerifyStatus(nettls.VerifyStatus.FAIL, None, "why")
     assert not status and status.failedReason == "why"
+    assert status.ok is False
     assert nettls.VerifyStatus(nettls.VerifyStatus.OK)
+    assert nettls.VerifyStatus(nettls.VerifyStatus.OK).ok is True
+    # The trap .ok avoids: Dana's VerifyStatus.FAIL equals TLS.OK.
+    assert status.status == nettls.resolve("net.TLS").OK
 
 
 def test_error_taxonomy() -> None:

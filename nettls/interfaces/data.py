@@ -34,7 +34,8 @@ class MonitorEvent:
 
 @dataclass(frozen=True)
 class VerifyStatus:
-    """The outcome of ``ITLS.verifyCertificate()``.
+    """The outcome of ``ITLS.verifyCertificate()``: test it with ``.ok`` or
+    its truth value (true only when verified).
 
     ``status`` is ``VerifyStatus.OK`` (0) or ``VerifyStatus.FAIL`` (1): the
     inverse of ``TLS.OK``/``TLS.FAIL``, as in Dana. On failure
@@ -49,8 +50,14 @@ class VerifyStatus:
     failedCertificate: str | None = None
     failedReason: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        """True when the certificate verified: the safe test, since
+        ``status == session.OK`` is True for a FAIL (Dana's inverted values)."""
+        return self.status == self.OK
+
     def __bool__(self) -> bool:
-        """True when the certificate verified."""
+        """True when the certificate verified (``if session.verifyCertificate(...):``)."""
         return self.status == self.OK
 
 
