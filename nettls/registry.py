@@ -34,13 +34,14 @@ import os
 import threading
 from dataclasses import dataclass
 from importlib import metadata, resources
-from typing import Any, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Iterable, Iterator, Literal, Mapping, TypeVar, overload
 
 from zope.interface.interface import InterfaceClass
 from zope.interface.registry import Components
 from zope.interface.verify import verifyClass
 
 from .interfaces import DANA_NAME, EXTENSION_INTERFACES, SPEC_INTERFACES, RegistryError
+from .interfaces import protocols
 from .interfaces.component import Component
 
 __all__ = ["Registry", "ComponentStatus", "registry", "resolve", "link", "load"]
@@ -436,6 +437,22 @@ class Registry:
 registry = Registry()
 
 
+# Typed for the Dana names (long and short), so that a type checker knows what
+# the class makes: nettls.interfaces.protocols mirrors each interface.
+@overload
+def resolve(name: Literal["net.TLS", "TLS"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TLS]: ...
+@overload
+def resolve(name: Literal["net.TLSContext", "TLSContext"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TLSContext]: ...
+@overload
+def resolve(name: Literal["net.TLSCertStore", "TLSCertStore"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TLSCertStore]: ...
+@overload
+def resolve(name: Literal["net.TCPSocket", "TCPSocket"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TCPSocket]: ...
+@overload
+def resolve(name: Literal["net.TCPServerSocket", "TCPServerSocket"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TCPServerSocket]: ...
+@overload
+def resolve(name: Literal["net.TCPMonitor", "TCPMonitor"], component: str | None = None, *, provides: Iterable[object] = ()) -> type[protocols.TCPMonitor]: ...
+@overload
+def resolve(name: str, component: str | None = None, *, provides: Iterable[object] = ()) -> type: ...
 def resolve(name: str, component: str | None = None, *, provides: Iterable[object] = ()) -> type:
     """``registry.resolve``: the class implementing ``name`` (see Registry.resolve)."""
     return registry.resolve(name, component, provides=provides)

@@ -18,7 +18,15 @@ pytest.importorskip("mypy_zope", reason="the mypy-zope plugin is not installed (
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What must stay mypy clean, relative to the repository root.
-CHECKED = ["nettls/interfaces", "nettls/registry.py", "nettls/components", "nettls/pki.py"]
+CHECKED = [
+    "nettls/interfaces",
+    "nettls/registry.py",
+    "nettls/capabilities.py",
+    "nettls/client.py",
+    "nettls/x509.py",
+    "nettls/components",
+    "nettls/pki.py",
+]
 
 
 @pytest.mark.timeout(90)
@@ -42,3 +50,34 @@ def test_mypy_is_clean(tmp_path: Path) -> None:
         timeout=80,
     )
     assert proc.returncode == 0, f"mypy {' '.join(CHECKED)} failed:\n{proc.stdout}{proc.stderr}"
+
+
+#: A user's program: what resolve() returns is typed, so a misspelt method
+#: and a wrong argument are errors, and the right calls are not.
+USER_PROGRAM = """
+import nettls
+
+TLS = nettls.resolve("net.TLS")
+TLSContext = nettls.resolve("net.TLSContext")
+session = TLS(TLSContext(TLSContext.CLIENT))
+data: bytes = session.recv(5)
+status: int = session.getStatus() + TLS.OK
+session.recvv(5)
+session.send("text")
+"""
+
+
+@pytest.mark.timeout(90)
+def test_resolve_is_typed_for_the_dana_names(tmp_path: Path) -> None:
+    program = tmp_path / "user_program.py"
+    program.write_text(USER_PROGRAM)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(program)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2, proc.stdout
+    assert "recvv" in errors[0] and "send" in errors[1], proc.stdout
