@@ -15,7 +15,23 @@ rule for IP addresses), through service_identity's matching rules:
   mapping, by the ``idna`` package): ``bücher.example`` is checked as
   ``xn--bcher-kva.example``; case is folded; one trailing dot is dropped;
 - a malformed entry of the certificate is skipped, not fatal (as OpenSSL and
-  browsers do).
+  browsers do); a certificate whose names cannot be read at all (an
+  extension ``cryptography`` refuses: two subject-alternative-name
+  extensions, an x400Address or ediPartyName entry) matches no name, and
+  the reason says why: it is never an exception.
+
+What counts as a name is one rule, ``server_name``, for every component
+(the name a client sends, the name checked, the names a server selects by):
+
+- an IP address written out (IPv4 as four decimal numbers, IPv6 in any
+  form, in brackets or not), with or without one trailing dot, is an
+  address: never sent as SNI (RFC 6066), checked against IP entries;
+- a name whose last label is a number (``2130706433``, ``127.1``,
+  ``0x7f.1``, ``0177.0.0.1``, ``1.2.3.4.5``) is refused: resolvers read
+  such forms as IPv4 addresses in ways that differ (``inet_aton`` reads
+  ``0177`` as octal), and no top-level domain is numeric, so it is
+  neither a host name nor an address nettls can be sure of (the URL
+  standard's "ends in a number" rule).
 
 ``server_name(name)`` is the same normalisation on its own: what a client
 sends as SNI and checks. Nothing here verifies the certificate's chain: that
@@ -41,7 +57,7 @@ from service_identity.hazmat import (
     verify_service_identity,
 )
 
-from .interfaces import CertificateError
+from .components._common.pem import parse_certificate
 
 __all__ = ["ServerName", "server_name", "name_pattern", "pattern_matches", "check_host_name", "host_name_matches"]
 
@@ -49,6 +65,9 @@ __all__ = ["ServerName", "server_name", "name_pattern", "pattern_matches", "chec
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 #: RFC 1035: a name of at most 253 characters in text form.
 _MAX_NAME = 253
+#: A label that is a number in one of the forms inet_aton takes (decimal,
+#: octal, 0x hexadecimal): a name ending in one is read as an IPv4 address.
+_NUMBER = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
 
 
 @dataclass(frozen=True)
@@ -85,9 +104,16 @@ def _ascii_name(name: str) -> str:
             raise ValueError(f"{name!r} is not a valid internationalised host name: {exc}") from None
     if len(text) > _MAX_NAME:
         raise ValueError(f"{name!r} is longer than {_MAX_NAME} characters")
-    for label in text.split("."):
+    labels = text.split(".")
+    for label in labels:
         if not _LABEL.match(label):
             raise ValueError(f"{name!r} is not a valid host name (label {label!r})")
+    if _NUMBER.match(labels[-1]):
+        raise ValueError(
+            f"{name!r} is a numeric name (its last label {labels[-1]!r} is a number), which resolvers read as "
+            "an IPv4 address in differing ways: write an address as four decimal numbers (such as 127.0.0.1), "
+            "or give a host name"
+        )
     return text
 
 
@@ -100,14 +126,15 @@ def server_name(name: Any) -> ServerName:
     """
     if not isinstance(name, str):
         raise TypeError(f"a server name is a str (a DNS name or an IP address), not {type(name).__name__}")
-    text = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    bare = name[:-1] if name.endswith(".") else name  # an address may carry a name's trailing dot too
+    text = bare[1:-1] if bare.startswith("[") and bare.endswith("]") else bare
     try:
         return ServerName(ipaddress.ip_address(text).compressed, True)
     except ValueError:
         pass
-    if text != name:
+    if text != bare:
         raise ValueError(f"{name!r}: only an IPv6 address goes in brackets")
-    return ServerName(_ascii_name(text), False)
+    return ServerName(_ascii_name(name), False)
 
 
 def name_pattern(name: Any) -> str:
@@ -143,14 +170,7 @@ def pattern_matches(pattern: str, name: str) -> bool:
 def _load(certificate: Any) -> x509.Certificate:
     if isinstance(certificate, x509.Certificate):
         return certificate
-    if isinstance(certificate, str):
-        certificate = certificate.encode("ascii", "replace")
-    if not isinstance(certificate, (bytes, bytearray, memoryview)):
-        raise CertificateError(f"certificate must be PEM text (str or bytes), not {type(certificate).__name__}")
-    try:
-        return x509.load_pem_x509_certificate(bytes(certificate))
-    except ValueError as exc:
-        raise CertificateError(f"certificate does not parse as PEM: {exc}") from exc
+    return parse_certificate(certificate)  # the one strict PEM parser (CertificateError)
 
 
 def check_host_name(certificate: Any, name: Any) -> str | None:
@@ -162,20 +182,29 @@ def check_host_name(certificate: Any, name: Any) -> str | None:
 
     Returns:
         None on a match; otherwise a one-line reason naming ``name`` and
-        what the certificate lists.
+        what the certificate lists, or why its names cannot be read.
 
     Raises:
-        nettls.CertificateError: the certificate does not parse.
+        nettls.CertificateError: the certificate does not parse as PEM.
         TypeError, ValueError: ``name`` is not a DNS name or IP address.
     """
     cert = _load(certificate)
     wanted = server_name(name)
+    service_id: Any = IPAddress_ID(wanted.text) if wanted.is_ip else DNS_ID(wanted.text)
+    try:
+        return _match(cert, wanted, service_id)
+    except Exception as exc:  # cryptography refuses what it cannot read, in types of its own: fail closed
+        return f"the certificate's names cannot be read ({type(exc).__name__}: {exc}), so it names no host (wanted {wanted.text})"
+
+
+def _match(cert: x509.Certificate, wanted: ServerName, service_id: Any) -> str | None:
+    """``check_host_name`` on a parsed certificate; raises what the certificate's
+    extensions raise when read (ValueError, DuplicateExtension,
+    UnsupportedGeneralNameType, ...)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return f"the certificate has no subject alternative names, so it names no host (wanted {wanted.text})"
-    except ValueError as exc:  # a SAN extension that does not parse
-        return f"the certificate's subject alternative names do not parse ({exc}), so it names no host (wanted {wanted.text})"
     dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
     ips = [ip for ip in san.get_values_for_type(x509.IPAddress) if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address))]
     patterns: list[Any] = [IPAddressPattern(ip) for ip in ips]
@@ -184,7 +213,6 @@ def check_host_name(certificate: Any, name: Any) -> str | None:
             patterns.append(DNSPattern.from_bytes(entry.encode("utf-8")))
         except _PatternError:
             continue  # a malformed entry (an address as a DNS name, "*.com"): skipped
-    service_id: Any = IPAddress_ID(wanted.text) if wanted.is_ip else DNS_ID(wanted.text)
     try:
         if patterns:
             verify_service_identity(patterns, obligatory_ids=[service_id], optional_ids=[])

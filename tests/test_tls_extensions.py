@@ -153,9 +153,9 @@ def test_resumption_survives_a_connection_dropped_without_close(component, pki):
 def test_pyopenssl_tells_resumption_without_the_private_binding(pki, monkeypatch):
     """Where pyOpenSSL's binding lacks SSL_session_reused, a client tells a
     resumed handshake by the server certificate it did not read."""
-    from nettls.components import pyopenssl
+    from nettls.components.pyopenssl import _engine
 
-    monkeypatch.setattr(pyopenssl, "_SESSION_REUSED", None)
+    monkeypatch.setattr(_engine, "_SESSION_REUSED", None)
     kit = nettls.conformance.TLSKit.of("pyopenssl")
     server_ctx, client_ctx = kit.server_context(pki.rsa), kit.client_context()
     with Harness("pyopenssl", pki=pki) as harness:

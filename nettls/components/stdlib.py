@@ -16,7 +16,8 @@ Extensions (``nettls.interfaces.tlsext``), all in ``ssl`` itself: ALPN by
 version by ``minimum_version``; client certificates by ``verify_mode``
 (CERT_OPTIONAL / CERT_REQUIRED) over ``load_verify_locations(cadata=)``;
 verification on connect by CERT_REQUIRED and ``check_hostname`` (OpenSSL's
-own chain and host-name checks, during the handshake); SNI by
+own chain and host-name checks, during the handshake), and the chain they
+built by ``get_verified_chain`` (``IVerifiedChain``); SNI by
 ``server_hostname`` on the client and ``sni_callback`` on the server, which
 records the name the client sent and, where certificates by name are set,
 switches the ``SSLObject`` to the native context of the one chosen for

@@ -7,9 +7,11 @@ import pytest
 import nettls
 from nettls.interfaces import IClientCertificates, IServerName, ISystemTrust, IVerifyOnConnect, IVerifyResult, VerifyStatus
 
+from ._openssl import s_client, write_identity
 from ._support import require_interface
 from .makers import BLOCKING
 from .pki import same_certificate
+from .test_openssl import serve
 
 OK, FAIL = 1, 0
 
@@ -91,6 +93,43 @@ def test_no_request_by_default(harness, pki):
     assert ctx.clientCertificateTrust == ()
     pair = harness.tls_pair(BLOCKING, server_context=ctx, client_context=harness.kit.client_context(identity=pki.client))
     assert pair.server.getPeerCertificate() is None, "SPEC 8: no client certificate requested unless asked"
+
+
+@pytest.mark.clause("6.peer-chain")
+@pytest.mark.parametrize("presented", ["unrelated-ca", "expired"])
+def test_unasked_client_certificate_is_not_handed_over(harness, pki, mode, presented):
+    """SPEC 6: without a client-certificate policy the server sees none, on
+    every component, whatever a client sends: a certificate nobody checked
+    must not reach an application that reads "present" as "authenticated"."""
+    identity = pki.untrusted if presented == "unrelated-ca" else pki.expired
+    pair = harness.tls_pair(mode, client_context=harness.kit.client_context(identity=identity))
+    assert pair.server.getPeerCertificate() is None
+    assert pair.server.getPeerCertChain() == []
+    if IVerifyResult.providedBy(pair.server):
+        assert pair.server.getVerifyResult() is None, "nothing was verified"
+    assert pair.exchange(b"who am I", b"nobody") == (b"who am I", b"nobody")
+
+
+@pytest.mark.clause("8.secure-defaults")
+@pytest.mark.parametrize("protocol", ["default", "tls1_2"])
+def test_no_certificate_request_on_the_wire(harness, pki, tmp_path, protocol):
+    """SPEC 8: a server asks for no client certificate unless told to (a
+    client would send its identity, in the clear in TLS 1.2). Read by
+    ``openssl s_client -msg``, which prints every handshake message."""
+    port, server = serve(harness, harness.kit.server_context(pki.rsa), _accept_and_close)
+    extra = ["-msg", "-ign_eof"] + ([f"-{protocol}"] if protocol != "default" else [])
+    with s_client(port, write_identity(tmp_path, pki.rsa), *extra) as client:
+        client.wait_for(r"ServerHelloDone|, Finished")
+        server.join()
+        client.close_input()
+        client.wait()
+        out = client.output
+    assert "ServerHello" in out and "CertificateRequest" not in out, "the server asked for a client certificate"
+
+
+def _accept_and_close(session, sock):
+    assert session.accept(sock) == OK
+    session.close()
 
 
 @pytest.mark.clause("11.client-certificates")

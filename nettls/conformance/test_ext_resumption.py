@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+from typing import Any, Iterator
+
 import pytest
 
 import nettls
-from nettls.interfaces import IEndOfStream, IResumption
+from nettls.interfaces import IEndOfStream, IResumption, IServerName, IVerifiedChain, IVerifyOnConnect, VerifyStatus
 
 from ._support import require_interface, reset
-from .makers import BLOCKING, TLSKit
+from .makers import BLOCKING, DEFAULT_TIMEOUT, LOOPBACK, Background, TLSKit, set_timeout
+from .pki import Identity, same_certificate
 
 OK, FAIL = 1, 0
 
@@ -82,6 +88,138 @@ def test_resumption_data_is_checked(harness, pki):
             continue  # the same code: its data may well do
         with pytest.raises(TypeError):
             other_kit.TLS(other_kit.client_context()).setResumptionData(data)
+
+
+# --- resumption data is bound to its server name and verification (SPEC 14) ------------------
+
+
+@contextlib.contextmanager
+def _reference_server(identity: Identity, version: str, directory: Any, count: int) -> Iterator[tuple[int, list[str]]]:
+    """Python's ``ssl`` serving ``count`` connections of at most ``version``
+    on loopback: each gets b"hi" and is read for one byte (TLS 1.3 tickets
+    go out with the data). Yields the port and what each connection was:
+    "full", "resumed", "failed", or "nothing" (the client sent no byte)."""
+    (directory / "chain.pem").write_text(identity.cert_pem + "".join(identity.chain_pems))
+    (directory / "key.pem").write_text(identity.key_pem())
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
+    ctx.load_cert_chain(str(directory / "chain.pem"), str(directory / "key.pem"))
+    outcomes: list[str] = []
+    listener = socket.create_server((LOOPBACK, 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+
+    def serve() -> None:
+        for _ in range(count):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(DEFAULT_TIMEOUT)
+                if not conn.recv(1, socket.MSG_PEEK):
+                    outcomes.append("nothing")
+                    continue
+                try:
+                    with ctx.wrap_socket(conn, server_side=True) as tls:
+                        outcomes.append("resumed" if tls.session_reused else "full")
+                        tls.sendall(b"hi")
+                        tls.recv(1)
+                except (OSError, ssl.SSLError):
+                    outcomes.append("failed")
+
+    server = Background(serve, name=f"{version} reference server")
+    try:
+        yield listener.getsockname()[1], outcomes
+        server.join()
+    finally:
+        listener.close()
+
+
+def _session(harness, ctx, name: str | None, data: Any = None) -> Any:
+    """A client session of ``ctx`` named ``name``, with ``data`` to resume, not connected."""
+    session = harness.kit.TLS(ctx)
+    require_interface(session, IServerName, "server names")
+    if name is not None:
+        session.setServerName(name)
+    if data is not None:
+        session.setResumptionData(data)
+    return session
+
+
+def _connect(harness, session: Any, port: int) -> Any:
+    sock = harness.tcp_kit.TCPSocket()
+    harness.callback(sock.disconnect)
+    set_timeout(sock, DEFAULT_TIMEOUT)
+    sock.connect(LOOPBACK, port)
+    assert session.connect(sock) == OK
+    assert session.recv(2) == b"hi"
+    assert session.send(b".") == 1
+    return session
+
+
+def _verifying_context(kit: TLSKit, *roots: str, check_host_name: bool = True) -> Any:
+    ctx = kit.TLSContext(kit.TLSContext.CLIENT)
+    require_interface(ctx, IVerifyOnConnect, "verification on connect")
+    if roots:
+        ctx.setVerifyOnConnect(kit.store(*roots), check_host_name)
+    return ctx
+
+
+@pytest.mark.clause("11.resumption")
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_resumption_data_is_bound_to_its_name_and_verification(harness, pki, tmp_path, version):
+    kit = harness.kit
+    require_interface(kit.TLS(kit.client_context()), IResumption, "session resumption")
+    root = pki.ec.root.cert_pem
+    ctx = _verifying_context(kit, root)
+    with _reference_server(pki.ec, version, tmp_path, 2) as (port, outcomes):
+        first = _connect(harness, _session(harness, ctx, "localhost"), port)
+        assert first.getProtocolVersion() == version
+        data = first.getResumptionData()
+        assert data is not None
+        again = _connect(harness, _session(harness, ctx, "LOCALHOST.", data), port)
+        assert again.isResumed() is True, "the same name and settings resume"
+        assert again.getVerifyResult() == VerifyStatus(VerifyStatus.OK), "the first session's verification stands"
+        if IVerifiedChain.providedBy(again):
+            chain = again.getVerifiedChain()
+            assert len(chain) == 3 and all(same_certificate(a, b) for a, b in zip(chain, pki.ec.path_pems))
+    assert outcomes == ["full", "resumed"]
+
+    # Another name: refused, whichever of the two calls comes second.
+    with pytest.raises(ValueError, match="'localhost'"):
+        _session(harness, ctx, "127.0.0.1", data)
+    session = _session(harness, ctx, None, data)
+    with pytest.raises(ValueError, match="'localhost'"):
+        session.setServerName("127.0.0.1")
+    # Other verification settings: refused, saying so.
+    others = (
+        _verifying_context(kit, root, pki.rsa.root.cert_pem),  # another trust store
+        _verifying_context(kit, root, check_host_name=False),  # no host-name check
+        _verifying_context(kit),  # no verification at all
+    )
+    for other in others:
+        with pytest.raises(ValueError, match="verification settings"):
+            _session(harness, other, "localhost", data)
+
+
+@pytest.mark.clause("11.resumption")
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_data_for_a_name_does_not_resume_a_session_without_one(harness, pki, tmp_path, version):
+    """The setters cannot see it (a name may still come): connect() refuses,
+    before a byte is sent."""
+    kit = harness.kit
+    require_interface(kit.TLS(kit.client_context()), IResumption, "session resumption")
+    ctx = _verifying_context(kit, pki.ec.root.cert_pem, check_host_name=False)
+    with _reference_server(pki.ec, version, tmp_path, 2) as (port, outcomes):
+        data = _connect(harness, _session(harness, ctx, "localhost"), port).getResumptionData()
+        assert data is not None
+        session = _session(harness, ctx, None, data)
+        sock = harness.tcp_kit.TCPSocket()
+        harness.callback(sock.disconnect)
+        set_timeout(sock, DEFAULT_TIMEOUT)
+        sock.connect(LOOPBACK, port)
+        with pytest.raises(nettls.TLSHandshakeError, match="'localhost'"):
+            session.connect(sock)
+        sock.disconnect()
+    assert outcomes == ["full", "nothing"]
+    assert session.isResumed() is False
 
 
 # --- 11.end-of-stream ---------------------------------------------------------------------------

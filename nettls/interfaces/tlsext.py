@@ -1,8 +1,8 @@
 """TLS extension interfaces: what real clients and servers need beyond Dana.
 
 Host names, SNI, ALPN, client certificates, system trust, a minimum
-protocol version, session resumption, and telling a clean end of stream
-from a truncated one. None of these is in the Dana API, so none is a
+protocol version, session resumption, the chain a handshake verified, and
+telling a clean end of stream from a truncated one. None of these is in the Dana API, so none is a
 method of a spec interface (SPEC section 1): each is a small capability
 interface that a component's classes provide alongside the spec one, and
 callers check with ``IFoo.providedBy(obj)`` (or ask the registry for a
@@ -19,8 +19,8 @@ Which side uses what:
     context (TLSContext)        session (TLS)              store (TLSCertStore)
     IProtocolNegotiation  --->  INegotiatedProtocol        ISystemTrust
     IMinimumVersion             IServerName
-    IClientCertificates   --->  IVerifyResult
-    IVerifyOnConnect      --->  IVerifyResult, IServerName
+    IClientCertificates   --->  IVerifyResult, IVerifiedChain
+    IVerifyOnConnect      --->  IVerifyResult, IVerifiedChain, IServerName
     IServerNameCertificates     IResumption
                                 IEndOfStream
 """
@@ -44,6 +44,7 @@ __all__ = [
     "IServerName",
     "INegotiatedProtocol",
     "IVerifyResult",
+    "IVerifiedChain",
     "IResumption",
     "IEndOfStream",
 ]
@@ -334,17 +335,24 @@ class IServerName(Interface):
         carries host names only) but is checked against the certificate's
         IP entries. Without a call, no SNI is sent (Dana's behaviour).
 
+        A name whose last label is a number (``2130706433``, ``127.1``,
+        ``0x7f.1``, ``0177.0.0.1``) is neither: resolvers read such forms as
+        IPv4 addresses in differing ways, so it is refused rather than
+        guessed at (see ``nettls.hostname``).
+
         Args:
             name: a DNS name (IDN U-labels become A-labels, case is folded,
                 one trailing dot is dropped) or an IPv4/IPv6 address
-                (brackets allowed).
+                (brackets and one trailing dot allowed).
 
         Returns:
             True.
 
         Raises:
             nettls.TLSError: after ``connect()``, or on a session of a SERVER context.
-            ValueError: ``name`` is neither a valid DNS name nor an IP address.
+            ValueError: ``name`` is neither a valid DNS name nor an IP
+                address, or resumption data for another name was set
+                (``IResumption``).
             TypeError: ``name`` is not a ``str``.
         """
 
@@ -388,21 +396,55 @@ class IVerifyResult(Interface):
         """
 
 
+class IVerifiedChain(Interface):
+    """The chain the handshake's own verification built: the one to base
+    decisions on."""
+
+    def getVerifiedChain():
+        """The peer's certificates as the TLS library verified them during
+        the handshake: the path from the peer's leaf to a certificate of the
+        store given to ``IVerifyOnConnect`` (a client) or
+        ``IClientCertificates`` (a server), leaf first and that trust
+        anchor last.
+
+        Only the certificates on that path, in path order, however the peer
+        sent them; ``getPeerCertChain()`` is what the peer sent, unrelated
+        extra certificates included. Decisions on who the peer is (which CA,
+        which intermediate, a pinned key) read this chain, never that one.
+
+        Returns:
+            list[str]: PEM, leaf first, trust anchor last; [] when the
+            handshake verified nothing: none asked for, not completed (or
+            failed), no certificate from a client a server only requested
+            one of, or a server's resumed session (a session keeps the
+            client's certificate, not the path). A client that resumed
+            gets the chain its earlier session verified (``IResumption``).
+        """
+
+
 class IResumption(Interface):
     """Session resumption for clients: a later connection to the same server
     skips the full handshake (no certificate, no signature, one round trip
     less in TLS 1.2). The server side needs nothing: servers of every
-    built-in component issue session tickets."""
+    built-in component issue session tickets.
+
+    Resumption data is bound to what it was verified under: the server
+    name and the context's configuration, verification settings included
+    (``IVerifyOnConnect``'s store and host-name check, or none). A resumed
+    handshake verifies nothing, so data offered for another name or under
+    other settings is refused with an error saying which differs, never
+    quietly turned into a full handshake (a mixed-up cache is a bug to see)."""
 
     def getResumptionData():
         """What a later session needs to resume this one, or None.
 
         Opaque; use it only with ``setResumptionData()`` of a session of the
-        same component whose context has the same configuration. None on a
-        server, before the handshake, and until the server has made the
-        session resumable: in TLS 1.3 its session tickets follow the
-        handshake and are read with the first data, so take this after a
-        ``recv()`` that returned data. Taking it does not change the session.
+        same component, for the same server name, whose context has the same
+        configuration. None on a server, before the handshake, and until the
+        server has made the session resumable: in TLS 1.3 its session
+        tickets follow the handshake and are read with the first data, so
+        take this after a ``recv()`` that returned data. Taking it does not
+        change the session.
         """
 
     def setResumptionData(data):
@@ -411,7 +453,13 @@ class IResumption(Interface):
         If the server does not accept (its ticket key changed, the ticket
         expired), the handshake silently becomes a full one:
         ``isResumed()`` tells. A resumed handshake does not verify the
-        server again: the earlier session's verification stands.
+        server again: the earlier session's verification stands (its
+        ``getVerifyResult()`` and ``getVerifiedChain()``), so the data must
+        match: its server name is checked here when the session has one,
+        by ``setServerName()`` when it comes later, and by ``connect()`` (a
+        handshake failure, nothing sent) when only one of the two has a
+        name; its context's configuration, verification settings included,
+        must be this context's.
 
         Args:
             data: what ``getResumptionData()`` returned.
@@ -423,8 +471,9 @@ class IResumption(Interface):
             nettls.TLSError: after ``connect()``, or on a session of a SERVER context.
             TypeError: ``data`` did not come from ``getResumptionData()`` of
                 this component.
-            ValueError: it came from a session whose context had another
-                configuration.
+            ValueError: it came from a session with another server name, or
+                whose context had other verification settings or another
+                configuration; the message says which.
         """
 
     def isResumed():

@@ -13,7 +13,11 @@ and supply what only their library can do:
 - a session passes its per-connection choices to the component's engine
   through ``_engine_options()`` (the server name, the session to resume)
   and reads back what only the engine knows through the ``ExtendedEngine``
-  protocol below.
+  protocol below;
+- resumption data is bound to what it was verified under (the server name
+  and the context's configuration, verification settings included): a
+  session refuses data of another name or other settings, in the setter
+  that sees the difference or, failing that, in ``connect()``.
 
 Nothing here changes the spec's behaviour while no extension is used: every
 default of ``ContextConfig`` is the spec's, and the session's own state
@@ -23,7 +27,7 @@ machine (``TLSSession``) is untouched; the session wraps ``connect()`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, ClassVar, Protocol
 
 from zope.interface import implementer
@@ -42,6 +46,7 @@ from nettls.interfaces import (
     IServerNameCertificates,
     ISystemTrust,
     ITLSCertStore,
+    IVerifiedChain,
     IVerifyOnConnect,
     IVerifyResult,
     NameCertificate,
@@ -50,7 +55,8 @@ from nettls.interfaces import (
 )
 
 from .config import EXTENSION_SETTINGS, BaseCertStore, BaseTLSContext, ContextConfig, chain_pems, store_certificates
-from .pem import certificate_pem, check_key_matches, key_pem, parse_certificate, parse_private_key
+from .pem import certificate_pem, check_key_matches, der_to_pem, key_pem, parse_certificate, parse_private_key
+from .resumption import ResumptionData, resumption_mismatch, shown
 from .session import EngineError, State, TLSSession
 from .trust import system_trust
 
@@ -286,24 +292,16 @@ class ExtendedEngine(Protocol):
     def verify_failure(self) -> VerifyStatus | None:
         """The failure of the handshake's own verification, if it failed there."""
 
-
-@dataclass(frozen=True, eq=False)
-class ResumptionData:
-    """What ``IResumption.getResumptionData()`` returns: opaque to callers."""
-
-    component: str
-    config: ContextConfig
-    native: Any
-    protocol: str | None
-
-    def __repr__(self) -> str:
-        return f"<nettls resumption data ({self.component}, {self.protocol or 'unknown protocol'})>"
+    def verified_chain(self) -> list[bytes]:
+        """DER of the chain the library built when it verified the peer (leaf
+        to trust anchor); what it holds when nothing was verified is
+        undefined: the session asks only after a verification succeeded."""
 
 
 _HANDSHAKE_DONE = (State.OPEN, State.PEER_CLOSED, State.CLOSING, State.CLOSED)
 
 
-@implementer(IServerName, INegotiatedProtocol, IVerifyResult, IResumption, IEndOfStream)
+@implementer(IServerName, INegotiatedProtocol, IVerifyResult, IVerifiedChain, IResumption, IEndOfStream)
 class ExtendedTLSSession(TLSSession):
     """``TLSSession`` with the session-level extensions; see their interfaces.
 
@@ -340,7 +338,8 @@ class ExtendedTLSSession(TLSSession):
         """``(server name, native session to resume)`` for a new engine.
 
         Raises EngineError (a handshake failure) when the context asks
-        connect() to check the host name and no server name was set.
+        connect() to check the host name and no server name was set, or
+        when the resumption data set is for another server name.
         """
         if self._server:  # (set by connect()/accept() before the engine is made)
             return None, None
@@ -351,7 +350,12 @@ class ExtendedTLSSession(TLSSession):
                 "call setServerName() before connect()"
             )
         resume = self._resume
-        return self._server_name, None if resume is None else resume.native
+        if resume is None:
+            return self._server_name, None
+        mismatch = resumption_mismatch(resume, config, self._server_name)
+        if mismatch is not None:  # one of the two has a name, the other none: the setters let it pass
+            raise EngineError(f"the resumption data set does not belong to this session: {mismatch}")
+        return self._server_name, resume.native
 
     def _client_before_connect(self, call: str) -> None:
         if self._config.server:
@@ -367,7 +371,11 @@ class ExtendedTLSSession(TLSSession):
 
     def setServerName(self, name: Any) -> bool:
         self._client_before_connect("setServerName()")
-        self._server_name = server_name(name)
+        parsed = server_name(name)
+        resume = self._resume
+        if resume is not None and resume.server_name is not None and resume.server_name != parsed:
+            raise ValueError(f"setServerName({name!r}): the resumption data set is for {shown(resume.server_name)}")
+        self._server_name = parsed
         return True
 
     def getServerName(self) -> str | None:
@@ -409,6 +417,25 @@ class ExtendedTLSSession(TLSSession):
             return None
         return VerifyStatus(VerifyStatus.OK) if config.verifyTrust is not None else None
 
+    # -- IVerifiedChain ---------------------------------------------------------------------------
+
+    def getVerifiedChain(self) -> list[str]:
+        result = self.getVerifyResult()
+        if result is None or result.status != VerifyStatus.OK:
+            return []
+        if self.isResumed():  # nothing verified in this handshake: the resumed session's chain
+            resume = self._resume
+            return [] if resume is None else list(resume.verified_chain)
+        with self._elock:
+            ders = self._verified_ders(self._engine)
+        return [der_to_pem(der) for der in ders]
+
+    def _verified_ders(self, engine: Any) -> list[bytes]:
+        """DER of the chain ``engine``'s library verified (a hook for engines
+        that cannot say it themselves)."""
+        ders: list[bytes] = engine.verified_chain()
+        return ders
+
     # -- IResumption ------------------------------------------------------------------------------
 
     def getResumptionData(self) -> ResumptionData | None:
@@ -420,7 +447,8 @@ class ExtendedTLSSession(TLSSession):
             protocol = engine.version()
         if native is None:
             return None
-        return ResumptionData(self.component, self._config, native, protocol)
+        chain = tuple(self.getVerifiedChain())
+        return ResumptionData(self.component, self._config, native, protocol, self._server_name, chain)
 
     def setResumptionData(self, data: Any) -> bool:
         self._client_before_connect("setResumptionData()")
@@ -429,8 +457,10 @@ class ExtendedTLSSession(TLSSession):
                 f"setResumptionData() takes what getResumptionData() of a {self.component} session returned, "
                 f"not {data!r}"
             )
-        if data.config != self._config:
-            raise ValueError("setResumptionData(): the data comes from a session whose context had another configuration")
+        name = self._server_name
+        mismatch = resumption_mismatch(data, self._config, data.server_name if name is None else name)
+        if mismatch is not None:  # a name still to come is checked by setServerName() or connect()
+            raise ValueError(f"setResumptionData(): {mismatch}")
         self._resume = data
         return True
 

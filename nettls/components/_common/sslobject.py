@@ -175,6 +175,13 @@ class SSLObjectEngine:
                 ders.insert(0, leaf)
         return ders
 
+    def verified_chain(self) -> list[bytes]:
+        """The chain OpenSSL built when it verified the peer (the ``SSLObject``'s
+        ``get_verified_chain``: public from Python 3.13, on ``_sslobj`` before)."""
+        native: Any = getattr(self._obj, "_sslobj", self._obj)
+        chain = native.get_verified_chain() or []
+        return [self._der(c) for c in chain if c is not None]
+
     @staticmethod
     def _der(cert: Any) -> bytes:
         """DER bytes of a certificate from ``get_unverified_chain()`` (a hook)."""

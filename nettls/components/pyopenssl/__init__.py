@@ -37,7 +37,12 @@ its app data), so the context-wide callbacks find it:
   VERIFY_PEER (plus FAIL_IF_NO_PEER_CERT to require) over the context's
   ``X509Store``; OpenSSL verifies the chain, and the verify callback notes
   the first failure and, at the leaf, checks the host name with
-  ``nettls.hostname.check_host_name`` (pyOpenSSL has no host-name setting);
+  ``nettls.hostname.check_host_name`` (pyOpenSSL has no host-name setting).
+  The callback is a C callback of this module's (``_NATIVE_VERIFY``) rather
+  than pyOpenSSL's wrapper, so that a host-name refusal can set OpenSSL's
+  error to a host-name mismatch: the peer gets bad_certificate, as from
+  the other components, not internal_error. The chain OpenSSL built is
+  ``Connection.get_verified_chain()`` (``IVerifiedChain``);
 - SNI: ``set_tlsext_host_name`` on a client; on a server
   ``get_servername()``, and a servername callback that switches the
   connection to the native context of the certificate chosen by name;
@@ -68,7 +73,7 @@ from .._common.extensions import (
     select_name_certificate,
 )
 from .._common.pem import parse_certificate, parse_private_key
-from ._binding import _reason
+from ._binding import _FFI, _LIB, _reason
 from ._engine import (
     DIRECT_DATA_PATH,
     ENGINE,
@@ -125,6 +130,66 @@ def _verify_callback(conn: SSL.Connection, cert: crypto.X509, errno: int, depth:
         return engine._on_verify(cert, errno, depth, bool(ok))
     except Exception:
         return False
+
+
+def _native_verify_callback() -> Any:
+    """The C verify callback of every verifying context, or None where
+    pyOpenSSL's binding lacks what it needs (then pyOpenSSL's own wrapper
+    of ``_verify_callback`` serves).
+
+    It calls ``_verify_callback`` as pyOpenSSL's wrapper does, and does the
+    one thing that wrapper cannot: when nettls refuses a certificate OpenSSL
+    accepted (the host-name check at the leaf), it sets the store context's
+    error to X509_V_ERR_HOSTNAME_MISMATCH. OpenSSL then sends the peer
+    bad_certificate, as for its own host-name check (the stdlib component)
+    and as rustls does; with the error left at X509_V_OK it would send
+    internal_error.
+    """
+    ffi, lib = _FFI, _LIB
+    needed = (
+        "X509_STORE_CTX_get_ex_data", "SSL_get_ex_data_X509_STORE_CTX_idx", "X509_STORE_CTX_get_current_cert",
+        "X509_up_ref", "X509_STORE_CTX_get_error", "X509_STORE_CTX_get_error_depth", "X509_STORE_CTX_set_error",
+        "SSL_CTX_set_verify", "X509_V_OK", "X509_V_ERR_HOSTNAME_MISMATCH",
+    )  # fmt: skip
+    if (
+        ffi is None
+        or not all(hasattr(lib, name) for name in needed)
+        or not hasattr(SSL.Connection, "_reverse_mapping")
+        or not hasattr(crypto.X509, "_from_raw_x509_ptr")
+    ):
+        return None
+
+    def verify(ok: int, store_ctx: Any) -> int:
+        try:
+            ssl = lib.X509_STORE_CTX_get_ex_data(store_ctx, lib.SSL_get_ex_data_X509_STORE_CTX_idx())
+            conn = SSL.Connection._reverse_mapping[ssl]
+            x509 = lib.X509_STORE_CTX_get_current_cert(store_ctx)
+            lib.X509_up_ref(x509)  # the wrapper below frees its reference
+            cert = crypto.X509._from_raw_x509_ptr(x509)
+            error = lib.X509_STORE_CTX_get_error(store_ctx)
+            depth = lib.X509_STORE_CTX_get_error_depth(store_ctx)
+            if _verify_callback(conn, cert, error, depth, bool(ok)):
+                lib.X509_STORE_CTX_set_error(store_ctx, lib.X509_V_OK)
+                return 1
+            if ok:  # refused by nettls, not by OpenSSL: the host name
+                lib.X509_STORE_CTX_set_error(store_ctx, lib.X509_V_ERR_HOSTNAME_MISMATCH)
+            return 0
+        except Exception:  # never let an exception cross into OpenSSL: refuse
+            return 0
+
+    return ffi.callback("int (*)(int, X509_STORE_CTX *)", verify)
+
+
+#: Made once and kept for the life of the process: every context uses it.
+_NATIVE_VERIFY = _native_verify_callback()
+
+
+def _set_verify(ctx: SSL.Context, mode: int) -> None:
+    """Verify peers with ``mode`` through ``_verify_callback``."""
+    if _NATIVE_VERIFY is None:
+        ctx.set_verify(mode, _verify_callback)  # a host-name mismatch draws internal_error here
+    else:
+        _LIB.SSL_CTX_set_verify(ctx._context, mode, _NATIVE_VERIFY)
 
 
 def _client_info_callback(conn: SSL.Connection, _where: int, _ret: int) -> None:
@@ -211,14 +276,14 @@ def native_context(config: ContextConfig) -> SSL.Context:
             mode = SSL.VERIFY_PEER
             if policy == ClientCertificateConstants.CLIENT_CERT_REQUIRE:
                 mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
-            ctx.set_verify(mode, _verify_callback)
+            _set_verify(ctx, mode)
     else:
         ctx.set_info_callback(_client_info_callback)  # session tickets, for resumption
         if config.applicationProtocols:
             ctx.set_alpn_protos([p.encode("ascii") for p in config.applicationProtocols])
         if config.verifyTrust is not None:  # verification on connect (IVerifyOnConnect)
             _trust(ctx, config.verifyTrust)
-            ctx.set_verify(SSL.VERIFY_PEER, _verify_callback)
+            _set_verify(ctx, SSL.VERIFY_PEER)
     return ctx
 
 
@@ -247,6 +312,10 @@ class TLS(ExtendedTLSSession):
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)
+
+    def _verified_ders(self, engine: PyOpenSSLEngine) -> list[bytes]:
+        chain = engine._conn.get_verified_chain() or []  # SSL_get0_verified_chain
+        return [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in chain]
 
     def _verify_pem(self, roots: tuple[str, ...], certificate: Any, chain: Any) -> VerifyStatus | None:
         return verify_pem(roots, certificate, chain)

@@ -34,6 +34,10 @@ engine. What the engine has to make good, and how:
     only the leaf             ``getpeercert()`` gives the peer's leaf alone; the
                               chain as sent is read from the peer's Certificate
                               message, in the clear in TLS 1.2 (``_wire``).
+    always asks clients       A server sends a CertificateRequest whatever it is
+                              told (see ``DEVIATIONS``) and does not verify what
+                              comes; the engine hands none of it over: a server
+                              session sees no client certificate (SPEC 6).
 
 ``native_context`` builds a ``ClientContext``/``ServerContext`` per context
 configuration (cached: a server makes a session per connection), keys and
@@ -116,9 +120,11 @@ DEVIATIONS: dict[str, str] = {
     "(the session negotiates TLS 1.2)",
     "11.session-info:session_info_after_handshake": "mbed TLS 2.28 has no TLS 1.3: getProtocolVersion() "
     "is TLSv1.2 where the case expects TLSv1.3",
-    "8.secure-defaults:no_client_certificate_requested": "python-mbedtls cannot set MBEDTLS_SSL_VERIFY_NONE: "
+    "8.secure-defaults:no_certificate_request_on_the_wire": "python-mbedtls cannot set MBEDTLS_SSL_VERIFY_NONE: "
     "validate_certificates=False is VERIFY_OPTIONAL, True is VERIFY_REQUIRED, so a server always sends a "
-    "CertificateRequest, and a client holding a certificate sends it (the server does not verify it)",
+    "CertificateRequest, and a client holding a certificate sends it: in TLS 1.2 (all mbed TLS 2.28 has) "
+    "in the clear, so the client's identity crosses the wire unasked. The server neither verifies it nor "
+    "hands it to the application (getPeerCertificate() None, getPeerCertChain() [], as SPEC 6 asks)",
 }
 
 
@@ -231,7 +237,10 @@ class MbedTLSEngine:
         self._cipher = cipher.replace("-", "_") if cipher else None
         leaf = buf.getpeercert(True)
         sent = self._wire.certificates
-        if leaf is None:
+        if leaf is None or self._server:
+            # A server never hands over a client certificate: mbed TLS asks
+            # for one it does not verify (see DEVIATIONS), and nettls has
+            # no client-certificate policy here (SPEC 6: None and []).
             self._peer = []
         elif sent and sent[0] == leaf:
             self._peer = list(sent)
@@ -299,7 +308,7 @@ class MbedTLSEngine:
         self._drain()
 
     def feed(self, data: bytes) -> None:
-        if not self._wire.done:
+        if not self._server and not self._wire.done:  # a server hands over no client chain
             self._wire.feed(data)
         self._backlog += data
 
