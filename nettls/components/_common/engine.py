@@ -4,16 +4,22 @@ A component adapts its library to ``Engine``; the shared session
 (``session.TLSSession``) drives any engine and is the only code that moves
 bytes between an engine and a socket. Library exceptions become
 ``EngineError`` (``EngineEOF`` for a truncation) inside the engine.
+``fail_with_alert`` ends any engine's connection with a fatal alert.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["Engine", "EngineError", "EngineEOF", "RECORD_PLAINTEXT"]
+__all__ = ["Engine", "EngineError", "EngineEOF", "RECORD_PLAINTEXT", "fail_with_alert"]
 
 #: Plaintext per application record: TLS's maximum fragment (2^14).
 RECORD_PLAINTEXT = 16384
+#: A record no peer sent: application data of TLS 1.3's largest length
+#: (2^14 + 256), all zeros, which authenticates under no key. Twice: the
+#: first completes whatever part of a record the engine holds (no record
+#: body exceeds 2^14 + 2048 bytes), so at least a whole one follows it.
+_UNAUTHENTIC = (b"\x17\x03\x03\x41\x00" + bytes(0x4100)) * 2
 
 
 class EngineError(Exception):
@@ -64,3 +70,28 @@ class Engine(Protocol):
     # input (no plaintext and no ciphertext buffered). Where an engine has
     # it, the session skips the read that would only say so (an exception
     # in most libraries) after the last record of a burst.
+
+
+def fail_with_alert(engine: Engine, handshaking: bool) -> None:
+    """End ``engine``'s connection with a fatal alert, left in its output.
+
+    No library offers a call that sends an alert of the caller's choosing,
+    but every one must answer a record that does not authenticate with a
+    fatal bad_record_mac alert and end the connection (RFC 8446 section 5.2,
+    RFC 5246 section 6.2.3.3; a header that cannot start a record gets another
+    fatal alert). So the engine is fed records no peer could have sent
+    (``_UNAUTHENTIC``) and asked to go on; the failure it reports is its own
+    business, and the caller states the real reason. Call it only when the
+    engine last asked for input: then it holds no plaintext to hand out
+    first. Best effort where a library keeps quiet: rustls 0.23 sends no
+    alert when the record interrupts a handshake message split over
+    records (its MessageInterleavedWithHandshakeMessage).
+    """
+    try:
+        engine.feed(_UNAUTHENTIC)
+        if handshaking:
+            engine.handshake()
+        else:
+            engine.read(1)
+    except EngineError:
+        pass  # the failure sought: its alert is in the output

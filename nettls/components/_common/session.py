@@ -34,6 +34,43 @@ came back short emptied the kernel's buffer, so the next pull reports
 later makes the socket readable again, for a level- or edge-triggered
 monitor alike.
 
+Work per call (SPEC 14). A non-blocking call (a handshake step, ``recv``)
+reads the socket at most once, so it processes at most ``NONBLOCKING_READ``
+(64 KiB) of new ciphertext, whether or not plaintext comes of it: a peer
+that floods the session with records carrying no application data (TLS 1.3
+KeyUpdates back to back) gets 64 KiB of work per call and the caller serves
+others in between. ``send``/``sendBuffer`` never read. When a call stops
+there, ``recv`` returns ``b""`` and ``getStatus()`` is ``WAIT_READ``: the
+same "no data yet" as an empty socket, and it means the same thing to the
+caller, "nothing more until the socket is readable". It is never said while
+the engine could make progress without new input: the session stops only
+after the engine has consumed everything it was fed and asked for more, so
+what it has not processed yet is still in the kernel's buffer, and a full
+read leaves ``_drained`` unset, so the next call reads the socket again.
+The socket therefore stays readable: a level-triggered monitor
+(``TCPMonitor`` is one) reports it again, and Dana's rule, "after a
+recv-ready event call ``recv()`` until it returns ``b""``", drains
+everything, one bounded turn per event. (An edge-triggered monitor would not
+report the data already waiting; nettls has none.) Blocking calls keep
+Dana's rules: a blocking ``recv(n)`` waits for ``n`` bytes and a blocking
+handshake for its end, however many reads that takes.
+
+Input with nothing coming of it. ``_ct_idle`` counts the ciphertext fed to
+the engine since the last plaintext came out of it (or since the handshake
+began, until it completes). Past ``IDLE_INPUT_LIMIT`` (256 KiB) the session
+refuses the rest: it fails, with a reason saying so, and hands the peer a
+fatal alert (``engine.fail_with_alert``). So a peer that sends nothing but
+post-handshake messages, or a handshake that never ends, costs a bounded
+amount of work in blocking mode too, where a ``recv`` would otherwise spin
+for as long as the flood lasts. Legitimate peers stay far below the limit:
+between two pieces of plaintext there is at most one partial record
+(18 KiB), one read's worth of input (64 KiB) and the odd post-handshake
+message (a burst of session tickets is a few KiB, a KeyUpdate 27 bytes); a
+handshake's largest flight is a certificate chain, which OpenSSL caps at
+100 KiB. A KeyUpdate flood reaches it after about 9,700 messages. (rustls
+and BoringSSL stop one after 32 KeyUpdates with no application data between
+them; OpenSSL has no limit of its own.)
+
 Needless engine reads are skipped: after an engine read answered "needs
 input", nothing but new input can change that, so the session remembers it
 (``_starved``) and goes straight to the socket next time; an engine that
@@ -76,6 +113,18 @@ takes ``_wlock`` then ``_elock``, never the other way round. On the hot
 paths both are taken with explicit ``acquire()``/``release()``: a ``with``
 statement on a lock costs twice as much in CPython 3.11.
 
+Closing while another thread sends. ``close()`` takes ``_wlock``, so it
+waits for a ``send()`` in flight to finish; it enters ``CLOSING`` while it
+holds it, before the engine writes close_notify. ``send()`` checks the
+state only once it holds ``_wlock``, so a send that started before the
+close either completed before close_notify or raises the closed
+``TLSError`` ("send() on a closed session") without writing a byte: no
+application data ever follows close_notify, whatever the library does
+with a write after its shutdown. A reader that sees the peer's
+close_notify moves ``OPEN`` to ``PEER_CLOSED`` under ``_elock``, which
+``close()`` also holds when it leaves ``OPEN``, so neither undoes the
+other's move.
+
 State is one enum, ``State``; ``getStatus()`` derives from it and from the
 outcome of the last call. Every library exception is turned into a nettls
 error by the engine (``EngineError``, kept as ``__cause__``).
@@ -107,7 +156,7 @@ from nettls.interfaces import (
 )
 
 from .config import ContextConfig, check_honoured, context_config, store_certificates, verify_inputs
-from .engine import RECORD_PLAINTEXT, Engine, EngineEOF, EngineError
+from .engine import RECORD_PLAINTEXT, Engine, EngineEOF, EngineError, fail_with_alert
 from .events import Event
 from .pem import der_to_pem
 from .streamargs import as_view, check_recv_size
@@ -118,8 +167,14 @@ __all__ = ["Engine", "EngineError", "EngineEOF", "State", "TLSSession"]
 MAX_RECORD_BODY = 16384 + 2048
 #: Record content types: change_cipher_spec, alert, handshake, application_data, heartbeat.
 _CONTENT_TYPES = frozenset((20, 21, 22, 23, 24))
-#: Ciphertext read from a non-blocking socket at a time.
+#: Ciphertext read from a non-blocking socket at a time; a non-blocking call
+#: reads once, so this is also its work per call (SPEC 14).
 NONBLOCKING_READ = 65536
+#: Ciphertext the engine may take with no plaintext coming of it (during the
+#: handshake, or after it between two pieces of application data) before the
+#: session refuses the peer; see the module docstring for why no
+#: legitimate peer comes near it.
+IDLE_INPUT_LIMIT = 256 * 1024
 #: Ciphertext read at a time through a blocking socket's descriptor (the fast
 #: path). Not more: above 128 KiB malloc maps fresh pages for every read.
 FAST_READ = 65536
@@ -131,9 +186,6 @@ _POLLIN = getattr(select, "POLLIN", 1)
 MAX_ENGINE_READ = RECORD_PLAINTEXT
 #: A blocking send() larger than this is encrypted and sent in pieces of it.
 BLOCKING_CHUNK = 4 * RECORD_PLAINTEXT
-#: Socket reads one non-blocking call may make before it yields (the
-#: monitor reports the socket readable again if more is waiting).
-_MAX_PULLS = 64
 
 
 class State(enum.Enum):
@@ -175,7 +227,7 @@ class TLSSession(TLSConstants):
         "_config", "_native", "_state", "_status", "_sock", "_engine", "_pending", "_server",
         "_nonblocking", "_send_wait_data", "_notify_due", "_failure", "_clean_eof", "_peer",
         "_leftover", "_starved", "_drained", "_fast", "_poller", "_poll_fd", "_body_left",
-        "_output_waiting", "_ct_given",
+        "_output_waiting", "_ct_idle", "_ct_given",
         "_ct_sent", "_pt_given", "_pt_done", "_pt_reported", "_records", "_wlock", "_elock",
         "sendWait",
     )  # fmt: skip
@@ -204,6 +256,7 @@ class TLSSession(TLSConstants):
         self._poll_fd = -1
         self._body_left = 0  # bytes of a record body still to read (record-at-a-time path)
         self._output_waiting = False  # a reader left engine output for the _wlock holder
+        self._ct_idle = 0  # ciphertext fed since plaintext last came out (see IDLE_INPUT_LIMIT)
         self._ct_given = self._ct_sent = 0
         self._pt_given = self._pt_done = self._pt_reported = 0
         self._records: deque[tuple[int, int]] | None = None  # made when first needed
@@ -274,7 +327,8 @@ class TLSSession(TLSConstants):
                 with self._wlock:
                     self._flush()
             engine, elock = self._engine, self._elock
-            for _ in range(_MAX_PULLS):
+            pulled = False
+            while True:
                 elock.acquire()
                 try:
                     done = engine.handshake()
@@ -282,12 +336,17 @@ class TLSSession(TLSConstants):
                     elock.release()
                 self._push()
                 if done:
+                    self._ct_idle = 0
                     self._state = _OPEN
                     self._status = self.OK
                     self._notify_if_queued()
                     return self.OK
+                if pulled and self._nonblocking:
+                    self._drained = False  # the call made its one read (SPEC 14): the next one reads
+                    break
                 if not self._pull():
                     break
+                pulled = True
             if self._sock.getBufferUnsent():
                 self._status = self.WAIT_WRITE
                 self._notify_if_queued()
@@ -374,6 +433,10 @@ class TLSSession(TLSConstants):
             self._pt_done = records.popleft()[1]
 
     def _feed(self, data: bytes) -> None:
+        idle = self._ct_idle + len(data)
+        if idle > IDLE_INPUT_LIMIT:
+            self._refuse_input()
+        self._ct_idle = idle
         elock = self._elock
         elock.acquire()
         try:
@@ -381,6 +444,22 @@ class TLSSession(TLSConstants):
         finally:
             elock.release()
         self._starved = False
+
+    def _refuse_input(self) -> None:
+        """Refuse a peer whose input passed ``IDLE_INPUT_LIMIT`` with nothing
+        coming of it: the engine ends the connection with a fatal alert, and
+        the ``EngineError`` raised here gives the reason (its caller fails
+        the session and hands the alert to the socket)."""
+        handshaking = self._state is _HANDSHAKING
+        with self._elock:
+            fail_with_alert(self._engine, handshaking)
+        limit = f"{IDLE_INPUT_LIMIT // 1024} KiB"
+        if handshaking:
+            raise EngineError(f"the handshake did not complete within {limit} of the peer's ciphertext")
+        raise EngineError(
+            f"the peer sent {limit} of ciphertext with no application data in it (post-handshake "
+            "messages only, such as KeyUpdate back to back): refused"
+        )
 
     def _feed_eof(self) -> None:
         with self._elock:
@@ -501,12 +580,13 @@ class TLSSession(TLSConstants):
     def send(self, data: Any) -> int:
         if type(data) is not bytes:
             data = as_view(data)
-        if self._state not in _SENDABLE:
-            self._raise_not_sendable()
         wlock = self._wlock
+        wlock.acquire()
+        if self._state not in _SENDABLE:  # under _wlock: a close() in another thread holds it to change the state
+            self._release_w()
+            self._raise_not_sendable()
         if not self._nonblocking:
             try:
-                wlock.acquire()
                 try:
                     self._send_blocking(data)
                 finally:
@@ -521,7 +601,6 @@ class TLSSession(TLSConstants):
             self._status = self.OK
             return len(data)
         try:
-            wlock.acquire()
             try:
                 if self._pt_given != self._pt_reported:
                     self._encrypt(data)
@@ -652,6 +731,7 @@ class TLSSession(TLSConstants):
                     finally:
                         elock.release()
                     if data:
+                        self._ct_idle = 0
                         if self._pending is not None and not self._pending():
                             self._starved = True  # the next read would only say so
                             self._push_soon()  # what the read may have produced (a key update)
@@ -694,7 +774,8 @@ class TLSSession(TLSConstants):
         engine, elock = self._engine, self._elock
         limit = min(n, MAX_ENGINE_READ)
         try:
-            for _ in range(_MAX_PULLS):
+            pulled = False
+            while True:
                 if not self._starved:
                     elock.acquire()
                     try:
@@ -702,6 +783,7 @@ class TLSSession(TLSConstants):
                     finally:
                         elock.release()
                     if data:
+                        self._ct_idle = 0
                         if self._state is _OPEN:
                             self._status = self.OK
                         if self._pending is not None and not self._pending():
@@ -713,8 +795,12 @@ class TLSSession(TLSConstants):
                         return b""
                     self._starved = True
                     self._push()  # the read may have produced a reply (a key update)
+                if pulled:
+                    self._drained = False  # the call made its one read (SPEC 14): the next one reads
+                    break
                 if not self._pull():
                     break
+                pulled = True
         except EngineEOF as exc:
             self._ended(clean=False, reason=str(exc))
             return b""
@@ -732,8 +818,9 @@ class TLSSession(TLSConstants):
     def _ended(self, clean: bool, reason: str | None = None) -> None:
         """The peer's stream ended: close_notify (clean) or a truncation."""
         self._clean_eof = clean
-        if self._state is _OPEN:
-            self._state = _PEER_CLOSED
+        with self._elock:  # close() leaves OPEN under it too: never undo its CLOSING
+            if self._state is _OPEN:
+                self._state = _PEER_CLOSED
         self._status = self.FAIL
         self._failure = "the peer closed the session (close_notify)" if clean else (
             f"the stream ended without close_notify (truncated): {reason}"
@@ -797,30 +884,36 @@ class TLSSession(TLSConstants):
             return self.OK if self._state is _CLOSED else self.WAIT_WRITE
         if state not in _SENDABLE:
             return self.FAIL
+        wlock = self._wlock
+        wlock.acquire()  # after a send() in flight in another thread: its data goes first
         try:
-            with self._wlock:
-                with self._elock:
-                    try:
-                        self._engine.shutdown()
-                    except EngineError as exc:
-                        # Whatever the library wrote before failing (close_notify,
-                        # an alert) still goes to the peer below.
-                        self._failure = self._failure or f"close: {exc}"
-            self._push()
+            with self._elock:
+                if self._state not in _SENDABLE:  # another thread closed or failed it meanwhile
+                    return self.FAIL
+                self._state = _CLOSING  # from here on send() raises the closed error
+                try:
+                    self._engine.shutdown()
+                except EngineError as exc:
+                    # Whatever the library wrote before failing (close_notify,
+                    # an alert) still goes to the peer below.
+                    self._failure = self._failure or f"close: {exc}"
+            self._status = self.FAIL
+            self._push_locked()
             if self._nonblocking:
-                with self._wlock:
-                    self._flush()
+                self._flush()
+            queued = self._nonblocking and self._sock.getBufferUnsent() > 0
         except OSError as exc:
             # The peer is gone or closed first: nothing more can reach it.
             self._state = _CLOSED
             self._failure = self._failure or f"close_notify not delivered: {exc}"
             return self.OK
-        self._status = self.FAIL
-        if self._nonblocking and self._sock.getBufferUnsent():
-            self._state = _CLOSING
+        finally:
+            self._release_w()
+        if queued:
             self._notify_if_queued()
             return self.WAIT_WRITE
-        self._state = _CLOSED
+        if self._state is _CLOSING:  # (a reader may have failed it meanwhile)
+            self._state = _CLOSED
         return self.OK
 
     # -- peer certificates and verification ------------------------------------------------
