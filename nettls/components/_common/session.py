@@ -925,6 +925,13 @@ class TLSSession(TLSConstants):
         if self._peer is None:
             if self._engine is None or self._state in _UNFINISHED:
                 return []
+            config = self._config
+            if config.server and not config.clientCertificatePolicy:
+                # A server sees a client certificate only when IClientCertificates
+                # asked for one, and so verified it (SPEC 6): never an unasked,
+                # unverified one a library took anyway.
+                self._peer = []
+                return []
             with self._elock:
                 ders = self._engine.peer_chain()
             self._peer = [der_to_pem(d) for d in ders]
