@@ -43,6 +43,7 @@ from zope.interface.verify import verifyClass
 from .interfaces import DANA_NAME, EXTENSION_INTERFACES, SPEC_INTERFACES, RegistryError
 from .interfaces import protocols
 from .interfaces.component import Component
+from .interfaces.documented import document_from_interfaces
 
 __all__ = ["Registry", "ComponentStatus", "registry", "resolve", "link", "load"]
 
@@ -251,6 +252,7 @@ class Registry:
         check_component(component)
         with self._lock:
             for name, cls in component.provides.items():
+                document_from_interfaces(cls)  # help(TLS.connect) shows the contract
                 self._zope.registerUtility(cls, interface_for(name), component.name, event=False)
             self._status[component.name] = ComponentStatus(component.name, True, None, component, origin)
 

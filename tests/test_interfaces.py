@@ -98,3 +98,26 @@ def test_verify_object_for_every_provider(component: str) -> None:
                 if name.startswith("net.TCP") and hasattr(obj, closer):
                     getattr(obj, closer)()
                     break
+
+
+def test_implementations_show_the_contract() -> None:
+    """help(TLS.connect) on any component shows the interface's text: the
+    registry fills the docstrings a class leaves empty."""
+    import inspect
+
+    from zope.interface import implementedBy
+    from zope.interface.interface import Method
+
+    checked = 0
+    for status in nettls.registry.components():
+        if not status.available or status.component is None:
+            continue
+        for cls in status.component.provides.values():
+            for iface in implementedBy(cls).flattened():
+                for name, spec in iface.namesAndDescriptions(all=False):
+                    if isinstance(spec, Method) and inspect.isfunction(getattr(cls, name, None)):
+                        assert (getattr(cls, name).__doc__ or "").strip(), f"{status.name}: {cls.__name__}.{name} has no docstring"
+                        checked += 1
+    assert checked > 100
+    connect = nettls.resolve("net.TLS").connect
+    assert "handshake" in (connect.__doc__ or "") and "ITLS.connect" in (connect.__doc__ or "")
