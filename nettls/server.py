@@ -9,7 +9,7 @@ on any component that provides them. One loop does everything::
 
     monitor.wait(until the next deadline)  ->  events
     server socket readable   -> accept until TCPSocket().accept() is False
-    waker readable           -> stop() was called (or a signal arrived)
+    waker readable           -> stop() or request_reload() was called (a signal)
     a connection's event     -> its state machine takes one step
     then: connections owed a read, polled connections, expired deadlines
 
@@ -17,23 +17,30 @@ No call on a client socket ever blocks: every socket and session is
 non-blocking, and a session's ``sendWait`` arms the monitor's one-shot
 send notification for its socket.
 
-A connection (``_Conn``, a few slots) is in one ``Phase``; the legal moves
-are the table ``_MOVES``:
+A connection (``Connection``, a few slots) is in one ``Phase``; the legal moves
+are the table ``MOVES`` (both in ``nettls.server_conn``):
 
     HANDSHAKE --OK--> OPEN --(peer ended, HTTP answered, idle, shutdown)--> CLOSING --> LINGER --> DONE
         |              | ^                                                     |            ^
-        |              v |  (more than HIGH_WATER unsent: stop reading)        |            |
+        |              v |  (more than HIGH_WATER held: stop reading)          |            |
         |             PAUSED ---------------------------------------------------+            |
         +--FAIL / any failure-----------------------------------------------------------------+
 
 - HANDSHAKE: ``tls.accept(sock)`` on every event, until OK or FAIL.
-- OPEN: on recv-ready, ``recv()`` until it returns ``b""`` (at most
-  ``READ_BUDGET`` per turn, the rest on the next turn, for fairness); echo
-  mode sends each chunk back, HTTP mode collects the request head. A
-  ``b""`` with ``getStatus() == FAIL`` means the peer's stream ended.
-  On send-ready, ``sendBuffer()``.
-- PAUSED: an echo peer that sends without reading would make us queue
-  without bound, but the monitor reports a readable socket on every wait
+- OPEN: on recv-ready, one read turn: ``recv()`` until it returns ``b""``,
+  at most ``READ_CALLS`` calls and no new call after ``TURN_SECONDS``
+  (the rest on the next turn, for fairness). The turn is bounded by
+  ciphertext, not plaintext: each non-blocking session call processes at
+  most 64 KiB of ciphertext (SPEC section 14), so a peer whose records
+  carry no application data (a KeyUpdate flood) costs one call's work per
+  turn, and one that mixes in a byte of data now and then is cut off by
+  the clock after its first expensive call. Echo mode sends the
+  turn's input back in one ``send()``, HTTP mode collects the request head
+  (``nettls.server_http``). A ``b""`` with ``getStatus() == FAIL`` means
+  the peer's stream ended. On send-ready, ``sendBuffer()``.
+- PAUSED: a peer that sends without reading (echo data, or KeyUpdates
+  that ask for a reply) would make us queue without bound. Above
+  ``HIGH_WATER`` held (see Memory) a connection stops reading; but the monitor reports a readable socket on every wait
   until it is read (level-triggered), and it has no way to suspend only
   read interest. So a paused connection leaves the monitor and is
   *polled*: every ``POLL_INTERVAL`` its ``sendBuffer()`` runs, and below
@@ -42,8 +49,8 @@ are the table ``_MOVES``:
   WAIT_WRITE; each send-ready calls ``close()`` again. What the peer sends
   meanwhile is read from the socket and dropped: the session no longer
   reads. Before ``close()``, input we will not answer (an HTTP body, echo
-  data of a paused connection) is read from the session and dropped, a
-  bounded number of ``recv()`` calls: the stdlib component's ``close()``
+  data of a paused connection) is read from the session and dropped, at
+  most one read turn's worth: the stdlib component's ``close()``
   loses close_notify when unread application data sits in the session.
 - LINGER: the session is finished (closed, or failed with its alert handed
   to the socket, SPEC section 11). The socket's queue is written on,
@@ -69,10 +76,15 @@ earlier pushes a new entry and the old one is skipped as stale. Entries of
 finished connections are pruned once the heap is twice the live count,
 and a finished connection lets go of its socket and session at once.
 
-Memory. Per idle connection the server itself keeps a ``_Conn`` (slots),
-one heap entry and a set entry; the session, its socket and the TLS
-library's state are the components'. No buffer is kept per connection
-except an HTTP request head while it arrives (at most 16 KiB + one read).
+Memory: what a connection makes the server hold is counted, and above
+``HIGH_WATER`` it stops reading; see ``nettls.server_conn``.
+
+Reload (``request_reload()``, SIGHUP in ``nettls serve``): at the top of
+the next loop the ``reloader`` gives the certificate and key afresh and
+``reload()`` makes a new context of them; connections accepted from then on
+use it, open ones keep theirs (SPEC section 6: a context change affects
+only sessions made afterwards). When that fails the error is logged and
+the old context stays.
 
 Shutdown (``stop()``): stop accepting, end handshakes at once, send
 close_notify on every open session, and go on serving the events that
@@ -83,14 +95,11 @@ out.
 
 from __future__ import annotations
 
-import enum
 import errno
 import heapq
-import html
 import itertools
 import logging
 import math
-import re
 import socket
 import time
 from typing import Any, Callable
@@ -98,6 +107,7 @@ from typing import Any, Callable
 from zope.interface import implementer
 
 import nettls
+from nettls.escape import escape_control
 from nettls.interfaces import (
     IHalfClose,
     ISelectable,
@@ -106,21 +116,22 @@ from nettls.interfaces import (
     NetworkEndpoint,
     TLSError,
 )
+from nettls.server_conn import HIGH_WATER, LOW_WATER, MEMORY_BOUND, MOVES, Connection, Phase, format_endpoint
+from nettls.server_http import HTTP_HEADER_LIMIT, HeadTooLong, Reply, RequestHead, answer, bad_request
 
-__all__ = ["Server", "Phase", "HTTP_HEADER_LIMIT", "format_endpoint"]
+__all__ = ["Server", "Phase", "HTTP_HEADER_LIMIT", "MEMORY_BOUND", "format_endpoint"]
 
 log = logging.getLogger("nettls.serve")
 
 #: Plaintext asked of ``recv()`` at a time: one TLS record's worth.
 RECV_SIZE = 16384
-#: Plaintext one connection may read per turn before others get theirs.
-READ_BUDGET = 256 * 1024
-#: Unsent echo bytes above which a connection stops reading (back-pressure) ...
-HIGH_WATER = 64 * 1024
-#: ... and below which it reads again.
-LOW_WATER = 16 * 1024
-#: An HTTP request head must end within this many bytes, or it gets a 400.
-HTTP_HEADER_LIMIT = 16 * 1024
+#: Session calls one connection gets per turn before others get theirs: each
+#: processes at most 64 KiB of ciphertext (SPEC 14), so a turn at most 1 MiB;
+#: 16 full records (256 KiB of plaintext) keep a bulk echo fast.
+READ_CALLS = 16
+#: ... and no further call once a turn has taken this long: a call can cost
+#: far more CPU per byte than another (64 KiB of KeyUpdates: tens of ms).
+TURN_SECONDS = 0.001
 #: How long a finished connection waits for the peer's FIN (see LINGER).
 LINGER_SECONDS = 1.0
 #: How long shutdown waits for close_notify writes (SPEC section 12).
@@ -135,82 +146,8 @@ ACCEPT_RETRY = 0.1
 ACCEPT_LOG_EVERY = 5.0
 #: How long close_notify may take to be written (at most the idle timeout).
 CLOSE_TIMEOUT = 30.0
-#: recv() calls spent dropping unanswered input before close().
-DISCARD_TURNS = 64
 #: Longest monitor wait without a waker (a monitor that refuses one).
 _TICK = 0.25
-
-# The end of a request head: an empty line, CRLF or bare LF (RFC 9112 section 2.2).
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(\d)\.(\d)")
-
-
-class Phase(enum.Enum):
-    """Where a connection is in its life (see the module's theory of operation)."""
-
-    HANDSHAKE = "handshake"
-    OPEN = "open"
-    PAUSED = "paused"
-    CLOSING = "closing"
-    LINGER = "linger"
-    DONE = "done"
-
-
-_MOVES: dict[Phase, frozenset[Phase]] = {
-    Phase.HANDSHAKE: frozenset({Phase.OPEN, Phase.LINGER, Phase.DONE}),
-    Phase.OPEN: frozenset({Phase.PAUSED, Phase.CLOSING, Phase.LINGER, Phase.DONE}),
-    Phase.PAUSED: frozenset({Phase.OPEN, Phase.CLOSING, Phase.LINGER, Phase.DONE}),
-    Phase.CLOSING: frozenset({Phase.LINGER, Phase.DONE}),
-    Phase.LINGER: frozenset({Phase.DONE}),
-    Phase.DONE: frozenset(),
-}
-
-
-def format_endpoint(ep: NetworkEndpoint | None) -> str:
-    """``HOST:PORT``, ``[ADDR]:PORT`` for IPv6, "-" when unknown."""
-    if ep is None:
-        return "-"
-    return f"[{ep.address}]:{ep.port}" if ":" in ep.address else f"{ep.address}:{ep.port}"
-
-
-class _Conn:
-    """One client connection: its socket, its session and where it is."""
-
-    __slots__ = (
-        "sock",
-        "tls",
-        "phase",
-        "peer",
-        "started",
-        "deadline",
-        "heap_at",
-        "bytes_in",
-        "bytes_out",
-        "outcome",
-        "head",
-        "protocol",
-        "cipher",
-        "peer_eof",
-    )
-
-    def __init__(self, sock: Any, tls: Any, peer: str, now: float, deadline: float) -> None:
-        self.sock = sock
-        self.tls = tls
-        self.phase = Phase.HANDSHAKE
-        self.peer = peer
-        self.started = now
-        self.deadline = deadline
-        self.heap_at = math.inf  # the time of this connection's live heap entry
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.outcome: str | None = None
-        self.head: bytearray | None = None  # an HTTP request head being collected
-        self.protocol: str | None = None
-        self.cipher: str | None = None
-        self.peer_eof = False  # the peer's FIN was read
-
-    def __repr__(self) -> str:
-        return f"<connection {self.peer} {self.phase.value}>"
 
 
 @implementer(ISelectable)
@@ -264,6 +201,8 @@ class Server:
             trickles its ClientHello is dropped as one that sends nothing).
         idle_timeout: seconds without progress before a connection is
             closed (None or 0: never).
+        reloader: returns ``(certificate, private_key, chain)`` afresh (from
+            their files) when ``request_reload()`` asks for it (SIGHUP).
 
     Raises ``nettls.CertificateError`` for a certificate or key that cannot
     be used and ``nettls.RegistryError`` for an unknown component; ``start``
@@ -285,6 +224,7 @@ class Server:
         handshake_timeout: float = 10.0,
         idle_timeout: float | None = 60.0,
         logger: logging.Logger | None = None,
+        reloader: Callable[[], tuple[str, str, list[str]]] | None = None,
     ) -> None:
         if (certificate is None) != (private_key is None):
             raise ValueError("give both certificate and private_key, or neither (for a throwaway certificate)")
@@ -296,10 +236,11 @@ class Server:
         self.handshake_timeout = float(handshake_timeout)
         self.idle_timeout = float(idle_timeout) if idle_timeout else math.inf
         self.log = logger or log
+        self.reloader = reloader
         # Classes from the registry only: the server works with any component.
         resolve: Callable[..., Any] = nettls.resolve
         self._TLS = resolve("net.TLS", component=component)
-        TLSContext = resolve("net.TLSContext", component=component)
+        self._TLSContext = resolve("net.TLSContext", component=component)
         self._TCPSocket = resolve("net.TCPSocket", component=tcp_component)
         self._TCPServerSocket = resolve("net.TCPServerSocket", component=tcp_component)
         self._TCPMonitor = resolve("net.TCPMonitor", component=tcp_component)
@@ -317,7 +258,7 @@ class Server:
         self.ca_certificate: str | None = None
         #: The names the throwaway certificate is valid for (empty when a certificate was given).
         self.certificate_names: tuple[str, ...] = ()
-        if certificate is None:
+        if certificate is None or private_key is None:  # both None (checked above)
             from .pki import throwaway_pki
 
             names = ["localhost", "127.0.0.1", "::1"]
@@ -328,23 +269,22 @@ class Server:
             chain = pki.chain_pems
             self.ca_certificate = pki.root.cert_pem
             self.certificate_names = tuple(names)
-        self._ctx = TLSContext(TLSContext.SERVER)
-        self._ctx.setCertificate(certificate, private_key)
-        if chain:
-            self._ctx.setCertificateChain(list(chain))
+        self._ctx: Any = None
+        self.reload(certificate, private_key, chain)
 
         self._listener: Any = None
         self._monitor: Any = None
         self._waker: _Waker | None = None
-        self._conns: set[_Conn] = set()
-        self._done: list[_Conn] = []  # finished this turn; leave _conns when the turn is over (_reap)
-        self._again: list[_Conn] = []  # owed a read turn (budget ran out)
-        self._polled: set[_Conn] = set()  # out of the monitor, tried every POLL_INTERVAL
-        self._timers: list[tuple[float, int, _Conn]] = []
+        self._conns: set[Connection] = set()
+        self._done: list[Connection] = []  # finished this turn; leave _conns when the turn is over (_reap)
+        self._again: dict[Connection, None] = {}  # owed a read turn (budget spent), in order
+        self._polled: set[Connection] = set()  # out of the monitor, tried every POLL_INTERVAL
+        self._timers: list[tuple[float, int, Connection]] = []
         self._seq = itertools.count()
         self._accept_paused_until = 0.0
         self._accept_failure_logged = -math.inf
         self._stop_requested = False
+        self._reload_requested = False
         self._stopping = False
         self._shutdown_deadline = math.inf
         self._on_send_wait: Callable[[Any], None] = self._arm_from_event  # one bound method for every session
@@ -403,6 +343,36 @@ class Server:
         if self._waker is not None:
             self._waker.wake()
 
+    def reload(self, certificate: str, private_key: str, chain: list[str] | tuple[str, ...] = ()) -> None:
+        """Serve ``certificate`` and ``private_key`` (PEM) to connections
+        accepted from now on; open ones keep theirs. ``CertificateError``
+        (and the old certificate stays) when they cannot be used."""
+        ctx = self._TLSContext(self._TLSContext.SERVER)
+        ctx.setCertificate(certificate, private_key)
+        if chain:
+            ctx.setCertificateChain(list(chain))
+        self._ctx = ctx  # one assignment: safe from any thread
+
+    def request_reload(self) -> None:
+        """Ask the loop to call ``reloader`` and ``reload()`` with what it
+        returns, logging the outcome (safe from a signal handler: SIGHUP)."""
+        self._reload_requested = True
+        if self._waker is not None:
+            self._waker.wake()
+
+    def _reload_now(self) -> None:
+        self._reload_requested = False
+        if self.reloader is None:
+            self.log.warning("reload asked for: nothing to reload (a throwaway certificate)")
+            return
+        try:
+            self.reload(*self.reloader())
+        except Exception as exc:  # a file that went missing, a key that does not match
+            text = escape_control(" ".join(str(exc).split()))
+            self.log.error("certificate reload failed, still serving the previous certificate: %s", text)
+            return
+        self.log.info("certificate reloaded: new connections get the new one")
+
     def serve(self) -> None:
         """Run the loop until ``stop()``; then close every connection cleanly."""
         self.start()
@@ -413,6 +383,8 @@ class Server:
                 if self._stop_requested and not self._stopping:
                     self._begin_shutdown(now)
                     self._reap()
+                if self._reload_requested:
+                    self._reload_now()
                 if self._stopping and (not self._conns or now >= self._shutdown_deadline):
                     break
                 if self._accept_paused_until and now >= self._accept_paused_until and not self._stopping:
@@ -420,7 +392,7 @@ class Server:
                     monitor.addSocket(self._listener, self._accept_all)
                 now = self._dispatch_all(monitor.wait(self._wait_ms(now)))
                 if self._again:
-                    again, self._again = self._again, []
+                    again, self._again = self._again, {}
                     for conn in again:
                         if conn.phase is Phase.OPEN:
                             self._guarded(self._read, conn, now)
@@ -456,7 +428,7 @@ class Server:
             until = min(until, self._accept_paused_until)
         limit = POLL_INTERVAL if self._polled else (_TICK if self._waker is None else math.inf)
         seconds = min(max(until - now, 0.0), limit)
-        if self._stop_requested and not self._stopping:
+        if (self._stop_requested and not self._stopping) or self._reload_requested:
             seconds = 0.0
         return 1000.0 * seconds if seconds != math.inf else 60_000.0
 
@@ -482,7 +454,7 @@ class Server:
         on_event = self._on_event
         for event in events:
             target = event.userData
-            if isinstance(target, _Conn):
+            if isinstance(target, Connection):
                 if target.phase is not Phase.DONE:
                     try:
                         on_event(target, now, event)
@@ -495,7 +467,7 @@ class Server:
                 target(now)  # the listener's accept_all
         return now
 
-    def _guarded(self, step: Callable[..., None], conn: _Conn, now: float, *args: Any) -> None:
+    def _guarded(self, step: Callable[..., None], conn: Connection, now: float, *args: Any) -> None:
         """Run one step of ``conn``; a bug or an unexpected error ends that
         connection only, never the server."""
         try:
@@ -503,19 +475,20 @@ class Server:
         except Exception as exc:
             self._internal_error(conn, exc)
 
-    def _internal_error(self, conn: _Conn, exc: Exception) -> None:
+    def _internal_error(self, conn: Connection, exc: Exception) -> None:
         """A step of ``conn`` raised: log it with its traceback and end that connection."""
-        self.log.error("%s: internal error in %s: %s", conn.peer, conn.phase.value, exc, exc_info=exc)
-        self._finish(conn, f"internal error: {type(exc).__name__}: {exc}")
+        text = escape_control(exc)
+        self.log.error("%s: internal error in %s: %s", conn.peer, conn.phase.value, text, exc_info=exc)
+        self._finish(conn, f"internal error: {type(exc).__name__}: {text}")
 
-    def _move(self, conn: _Conn, phase: Phase) -> None:
-        if phase not in _MOVES[conn.phase]:
+    def _move(self, conn: Connection, phase: Phase) -> None:
+        if phase not in MOVES[conn.phase]:
             raise RuntimeError(f"{conn!r}: no move from {conn.phase.value} to {phase.value}")
         conn.phase = phase
 
     # -- timers -----------------------------------------------------------------------------
 
-    def _set_deadline(self, conn: _Conn, when: float) -> None:
+    def _set_deadline(self, conn: Connection, when: float) -> None:
         conn.deadline = when
         if when < conn.heap_at:
             conn.heap_at = when
@@ -543,7 +516,7 @@ class Server:
                 continue
             self._guarded(self._timed_out, conn, now)
 
-    def _timed_out(self, conn: _Conn, now: float) -> None:
+    def _timed_out(self, conn: Connection, now: float) -> None:
         phase = conn.phase
         if phase is Phase.HANDSHAKE:
             self._finish(conn, f"handshake timed out after {self.handshake_timeout:g} s")
@@ -589,10 +562,10 @@ class Server:
             tls.setNonBlocking()
             tls.sendWait.subscribe(self._on_send_wait)
         except Exception as exc:
-            self.log.error("%s: cannot set up a session: %s", peer, exc, exc_info=True)
+            self.log.error("%s: cannot set up a session: %s", peer, escape_control(exc), exc_info=True)
             sock.disconnect()
             return
-        conn = _Conn(sock, tls, peer, now, now + self.handshake_timeout)
+        conn = Connection(sock, tls, peer, now, now + self.handshake_timeout)
         self._conns.add(conn)
         self._set_deadline(conn, conn.deadline)
         self._monitor.addSocket(sock, conn)
@@ -602,12 +575,12 @@ class Server:
         """The sessions' ``sendWait`` listener: wake me when the socket is writable."""
         self._monitor.armSendNotify(event.source.getSocket())
 
-    def _arm(self, conn: _Conn) -> None:
+    def _arm(self, conn: Connection) -> None:
         self._monitor.armSendNotify(conn.sock)
 
     # -- one connection's steps -------------------------------------------------------------------
 
-    def _on_event(self, conn: _Conn, now: float, event: Any) -> None:
+    def _on_event(self, conn: Connection, now: float, event: Any) -> None:
         phase = conn.phase
         readable = event.recvReady or event.close
         if phase is Phase.HANDSHAKE:
@@ -627,7 +600,7 @@ class Server:
             elif phase is Phase.LINGER:
                 self._linger_step(conn, now, read=True)
 
-    def _on_writable(self, conn: _Conn, now: float) -> None:
+    def _on_writable(self, conn: Connection, now: float) -> None:
         phase = conn.phase
         if phase is Phase.HANDSHAKE:
             self._handshake(conn, now)
@@ -639,7 +612,7 @@ class Server:
             except (TLSError, OSError) as exc:
                 self._linger(conn, now, f"connection broken while sending: {exc}")
                 return
-            if phase is Phase.PAUSED and tls.getBufferUnsent() <= LOW_WATER:
+            if phase is Phase.PAUSED and conn.held() <= LOW_WATER:
                 self._unpoll(conn)
                 self._move(conn, Phase.OPEN)
                 if conn.sock.getBufferUnsent():
@@ -650,7 +623,7 @@ class Server:
         elif phase is Phase.LINGER:
             self._linger_step(conn, now, write=True)
 
-    def _handshake(self, conn: _Conn, now: float) -> None:
+    def _handshake(self, conn: Connection, now: float) -> None:
         status = conn.tls.accept(conn.sock)
         if status == self._OK:
             self._move(conn, Phase.OPEN)
@@ -669,119 +642,82 @@ class Server:
         elif status == self._WAIT_WRITE:
             self._arm(conn)
 
-    def _read(self, conn: _Conn, now: float) -> None:
-        """Take one read turn: ``recv()`` until ``b""`` or the budget runs out."""
+    def _read(self, conn: Connection, now: float) -> None:
+        """Take one read turn: ``recv()`` until ``b""``, at most ``READ_CALLS``
+        calls and ``TURN_SECONDS``, and not past ``HIGH_WATER`` held; echo the
+        turn's input in one ``send()``."""
+        self._again.pop(conn, None)  # this is the turn it was owed
         tls = conn.tls
-        budget = READ_BUDGET
         http = self.http
-        while True:
+        echo: list[bytes] = []
+        size = 0  # echo input not yet handed to the session
+        ended = None  # getStatus() after a recv() returned b""
+        until = time.perf_counter() + TURN_SECONDS
+        for _ in range(READ_CALLS):
             data = tls.recv(RECV_SIZE)
             if not data:
+                ended = tls.getStatus()
                 break
-            n = len(data)
-            conn.bytes_in += n
+            conn.bytes_in += len(data)
             if http:
                 if self._collect_head(conn, now, data):
                     return
-                continue
+            else:
+                echo.append(data)
+                size += len(data)
+            if conn.held() + size > HIGH_WATER:
+                break  # paused below
+            if time.perf_counter() > until:
+                break
+        if echo:
             self._progress(conn, now)
-            conn.bytes_out += n
+            conn.bytes_out += size
             try:
-                tls.send(data)
+                tls.send(echo[0] if len(echo) == 1 else b"".join(echo))
             except (TLSError, OSError) as exc:
                 self._linger(conn, now, f"connection broken while sending: {exc}")
                 return
-            if tls.getBufferUnsent() > HIGH_WATER:
-                self._move(conn, Phase.PAUSED)
-                self._poll(conn)
-                return
-            budget -= n
-            if budget <= 0:
-                self._again.append(conn)
-                return
-        status = tls.getStatus()
-        if status == self._FAIL:  # the stream ended (close_notify, truncation) or failed
+        if ended == self._FAIL:  # the stream ended (close_notify, truncation) or failed
             reason = self._reason(conn)
             if http:
                 reason += "; before a complete request" if conn.bytes_in else "; no request sent"
             self._begin_close(conn, now, f"ended: {reason}")
-        elif status == self._WAIT_WRITE:
+        elif conn.held() > HIGH_WATER:
+            self._move(conn, Phase.PAUSED)
+            self._poll(conn)
+        elif ended is None:
+            self._again[conn] = None  # the budget ran out: more may be waiting
+        elif ended == self._WAIT_WRITE:
             self._arm(conn)
 
-    def _collect_head(self, conn: _Conn, now: float, data: bytes) -> bool:
+    def _collect_head(self, conn: Connection, now: float, data: bytes) -> bool:
         """Add ``data`` to the HTTP request head; answer when it is complete.
         True when the connection has moved on (answered)."""
         head = conn.head
         if head is None:
-            head = conn.head = bytearray()
-        start = max(0, len(head) - 3)
-        head += data
-        if head[:1] in (b"\r", b"\n"):
-            # Empty lines before the request line are ignored (RFC 9112 section 2.2).
-            del head[: len(head) - len(head.lstrip(b"\r\n"))]
-            start = 0
-        match = _HEAD_END.search(head, start)
-        if match is not None and match.end() <= HTTP_HEADER_LIMIT:
-            self._answer(conn, now, bytes(head[: match.start()]))
+            head = conn.head = RequestHead()
+        try:
+            complete = head.feed(data)
+        except HeadTooLong as exc:
+            self._respond(conn, now, bad_request(str(exc)))
             return True
-        if len(head) >= HTTP_HEADER_LIMIT:
-            body = f"The request head did not end within {HTTP_HEADER_LIMIT} bytes.\n"
-            self._respond(conn, now, 400, "Bad Request", body)
-            return True
-        return False
+        if complete is None:
+            return False
+        self._respond(conn, now, answer(complete, conn.protocol, conn.cipher, self.component))
+        return True
 
-    def _answer(self, conn: _Conn, now: float, head: bytes) -> None:
-        first = head.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
-        match = _REQUEST_LINE.fullmatch(first)
-        if match is None:
-            self._respond(conn, now, 400, "Bad Request", "The request line is not METHOD TARGET HTTP/x.y.\n")
-            return
-        method, target = match.group(1).decode("ascii"), match.group(2).decode("ascii", "replace")
-        if len(target) > 200:
-            target = target[:200] + "..."
-        body = (
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nettls</title></head>\n"
-            "<body><h1>Hello from nettls</h1>\n"
-            f"<p>{html.escape(method)} {html.escape(target)} over {html.escape(conn.protocol or 'TLS')}"
-            f" with {html.escape(conn.cipher or 'an unknown cipher')} (component {html.escape(self.component)}).</p>\n"
-            "</body></html>\n"
-        )
-        self._respond(
-            conn, now, 200, "OK", body, content_type="text/html", head_only=method == "HEAD", what=f"{method} {target}"
-        )
-
-    def _respond(
-        self,
-        conn: _Conn,
-        now: float,
-        code: int,
-        reason: str,
-        body: str,
-        *,
-        content_type: str = "text/plain",
-        head_only: bool = False,
-        what: str = "",
-    ) -> None:
+    def _respond(self, conn: Connection, now: float, reply: Reply) -> None:
         """Write the whole response in one ``send()``, then close_notify."""
         conn.head = None
-        payload = body.encode("utf-8")
-        response = (
-            f"HTTP/1.1 {code} {reason}\r\n"
-            f"Content-Type: {content_type}; charset=utf-8\r\n"
-            f"Content-Length: {len(payload)}\r\n"
-            "Connection: close\r\n"
-            f"Server: nettls/{nettls.__version__}\r\n"
-            "\r\n"
-        ).encode("ascii") + (b"" if head_only else payload)
-        conn.bytes_out += len(response)
+        conn.bytes_out += len(reply.data)
         try:
-            conn.tls.send(response)
+            conn.tls.send(reply.data)
         except (TLSError, OSError) as exc:
             self._linger(conn, now, f"connection broken while sending: {exc}")
             return
-        self._begin_close(conn, now, f"HTTP {code}" + (f" for {what}" if what else f" ({body.strip()})"))
+        self._begin_close(conn, now, reply.outcome)
 
-    def _progress(self, conn: _Conn, now: float) -> None:
+    def _progress(self, conn: Connection, now: float) -> None:
         """Data moved: push the idle deadline back. Not in HTTP mode: the
         request must be complete within the idle timeout of the handshake,
         however slowly it trickles in."""
@@ -790,7 +726,7 @@ class Server:
 
     # -- ending ---------------------------------------------------------------------------------
 
-    def _begin_close(self, conn: _Conn, now: float, outcome: str) -> None:
+    def _begin_close(self, conn: Connection, now: float, outcome: str) -> None:
         """Send close_notify (after what is queued); CLOSING until written."""
         if conn.outcome is None:
             conn.outcome = outcome
@@ -799,11 +735,13 @@ class Server:
             # Input we will never answer (an HTTP body, echo data when paused)
             # is dropped first: the stdlib component loses close_notify when
             # close() finds unread application data inside the session.
-            for _ in range(DISCARD_TURNS):
+            # As much as one read turn, no more.
+            until = time.perf_counter() + TURN_SECONDS
+            for _ in range(READ_CALLS):
                 data = tls.recv(RECV_SIZE)
-                if not data:
-                    break
                 conn.bytes_in += len(data)
+                if not data or time.perf_counter() > until:
+                    break
             status = tls.close()
         except (TLSError, OSError) as exc:  # not expected of close(); the peer is gone anyway
             self._linger(conn, now, f"close failed: {exc}")
@@ -819,7 +757,7 @@ class Server:
             self._unpoll(conn)  # back from PAUSED: watch it again, so its input is drained
             self._arm(conn)
 
-    def _continue_close(self, conn: _Conn, now: float) -> None:
+    def _continue_close(self, conn: Connection, now: float) -> None:
         try:
             status = conn.tls.close()
         except (TLSError, OSError) as exc:
@@ -830,7 +768,7 @@ class Server:
         elif conn not in self._polled:
             self._arm(conn)
 
-    def _linger(self, conn: _Conn, now: float, outcome: str | None = None) -> None:
+    def _linger(self, conn: Connection, now: float, outcome: str | None = None) -> None:
         """The session is finished: let its last bytes (alert, close_notify)
         reach the peer, send FIN after them, and wait briefly for the peer's."""
         if conn.outcome is None:
@@ -846,7 +784,7 @@ class Server:
                 pass
         self._linger_step(conn, now, read=True, write=True)
 
-    def _linger_step(self, conn: _Conn, now: float, read: bool = False, write: bool = False) -> None:
+    def _linger_step(self, conn: Connection, now: float, read: bool = False, write: bool = False) -> None:
         """Read and drop input, write the socket's queue on; done once the
         queue is out and the peer has sent FIN (or we are shutting down)."""
         sock = conn.sock
@@ -866,7 +804,7 @@ class Server:
         elif conn.peer_eof or self._stopping or not self._half_close:
             self._finish(conn, None)
 
-    def _drain(self, conn: _Conn) -> None:
+    def _drain(self, conn: Connection) -> None:
         """Read and drop what the peer sends once we are done with the session
         (the session no longer reads); notes the peer's FIN."""
         sock = conn.sock
@@ -876,7 +814,7 @@ class Server:
                     conn.peer_eof = True
                 return
 
-    def _finish(self, conn: _Conn, outcome: str | None, note: str | None = None) -> None:
+    def _finish(self, conn: Connection, outcome: str | None, note: str | None = None) -> None:
         """Disconnect and log one line."""
         if conn.phase is Phase.DONE:
             return
@@ -915,10 +853,10 @@ class Server:
                 conn.bytes_in,
                 max(conn.bytes_out - unsent, 0),
                 time.monotonic() - conn.started,
-                conn.outcome,
+                escape_control(conn.outcome),  # it may quote the peer (an alert, a request target)
             )
 
-    def _reason(self, conn: _Conn) -> str:
+    def _reason(self, conn: Connection) -> str:
         if not self._session_info:
             return "unknown reason"
         try:
@@ -928,12 +866,12 @@ class Server:
 
     # -- polling ---------------------------------------------------------------------------------
 
-    def _poll(self, conn: _Conn) -> None:
+    def _poll(self, conn: Connection) -> None:
         if conn not in self._polled:
             self._monitor.remSocket(conn.sock)
             self._polled.add(conn)
 
-    def _unpoll(self, conn: _Conn) -> None:
+    def _unpoll(self, conn: Connection) -> None:
         if conn in self._polled:
             self._polled.discard(conn)
             self._monitor.addSocket(conn.sock, conn)

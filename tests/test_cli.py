@@ -25,6 +25,8 @@ import pytest
 import nettls
 from nettls.pki import issue, throwaway_pki
 
+from _serving import serve_process
+
 NETTLS = [sys.executable, "-m", "nettls.cli"]
 TLS_COMPONENTS = nettls.registry.providers("net.TLS")
 OPENSSL = shutil.which("openssl")
@@ -521,6 +523,46 @@ def test_connect_quiet_prints_only_the_data(rev_server: SServer) -> None:
     result = nettls_run("connect", rev_server.endpoint, "--timeout", "0.3", "-q", "--send", "abc\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "cba"
+
+
+def _unsafe(text: str) -> list[str]:
+    """The control characters a terminal would act on, as found in ``text``."""
+    return [repr(c) for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+
+
+@pytest.mark.parametrize("component", TLS_COMPONENTS)
+def test_connect_escapes_what_the_peer_chose(tmp_path: Path, component: str) -> None:
+    """A certificate whose names hold ESC, BEL, CSI and OSC sequences, served
+    by ``nettls serve``: every line ``connect`` prints about it (subject,
+    issuer, names, the verification reason, the failed certificate, the
+    host-name check) and its one-line error come out escaped, as
+    ``openssl x509 -nameopt esc_ctrl`` prints them; the application data
+    the server echoes stays raw."""
+    ca = issue("Evil\x07CA\x1b[2J", ca=True)
+    leaf = issue("\x1b]0;owned\x07\x1b[31mred\x9b", issuer=ca, names=["\x1b[1mbold.example", "ok.example"])
+    (tmp_path / "cert.pem").write_text(leaf.cert_pem + ca.cert_pem)
+    (tmp_path / "key.pem").write_text(leaf.key_pem)
+    (tmp_path / "other-ca.pem").write_text(issue("another CA", ca=True).cert_pem)
+    with serve_process("--cert", str(tmp_path / "cert.pem"), "--key", str(tmp_path / "key.pem")) as server:
+        result = nettls_run(
+            "connect", f"127.0.0.1:{server.port}", "--cafile", str(tmp_path / "other-ca.pem"), "--hostname",
+            "www.example", "--send", "data \x1b[0m stays raw", "--timeout", "0.5", "--component", component,
+        )  # fmt: skip
+    if nettls.registry.component(component).client_verifies_chain:  # rustls: refused in the handshake
+        assert_one_line_error(result, 1, "handshake")
+        assert not _unsafe(result.stdout + result.stderr), result.stdout + result.stderr
+        return
+    report, _, rest = result.stdout.partition("--- sent")
+    data, _, tail = rest.partition("\n--- ")
+    assert "data \x1b[0m stays raw" in data, result.stdout
+    assert "subject:  O=nettls, CN=\\x1b]0\\;owned\\x07\\x1b[31mred\\x9b" in report, report
+    assert "issuer:   O=nettls, CN=Evil\\x07CA\\x1b[2J" in report, report
+    assert "names:    \\x1b[1mbold.example, ok.example" in report, report
+    assert "failed certificate: O=nettls, CN=Evil\\x07CA\\x1b[2J" in report, report
+    assert "Host name: FAIL:" in report and "\\x1b[1mbold.example" in report, report
+    assert not _unsafe(report + tail), (_unsafe(report + tail), report + tail)
+    assert_one_line_error(result, 1, "\\x1b[2J")
+    assert not _unsafe(result.stderr), result.stderr
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ import hashlib
 import hmac
 import logging
 import os
-import queue
 import re
-import select
 import shutil
 import signal
 import socket
@@ -37,80 +35,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 import nettls
 from nettls.server import HTTP_HEADER_LIMIT, Server
 
+from _serving import LISTENING, MemoryClient, serve_process, ssl_client
+
 pytestmark = pytest.mark.timeout(60)
 
 TCPSocket = nettls.resolve("net.TCPSocket")
 TLS_COMPONENTS = nettls.registry.providers("net.TLS")
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
-_LISTENING = re.compile(r"^listening on (\S+):(\d+)$")
 
 
 # -- running the server --------------------------------------------------------------
-
-
-class ServeProcess:
-    """``nettls serve`` in a subprocess: its port, its CA file, its output."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nettls.cli", "--log-level", "info", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.stdout: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.port = 0
-        self.ca: str | None = None
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                self.stop()
-                raise AssertionError(f"no listening line within 20 s: {self.stdout}") from None
-            if line is None:
-                assert self.proc.stderr is not None
-                raise AssertionError(f"serve exited early ({self.proc.wait()}): {self.stdout} {self.proc.stderr.read()}")
-            if "CA certificate" in line:
-                self.ca = line.rsplit(": ", 1)[1]
-            match = _LISTENING.match(line)
-            if match:
-                self.port = int(match.group(2))
-                return
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.stdout.append(line.rstrip("\n"))
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("serve did not stop within the timeout") from None
-
-    def stderr(self) -> str:
-        assert self.proc.poll() is not None and self.proc.stderr is not None
-        return self.proc.stderr.read()
-
-
-@contextmanager
-def serve_process(*args: str) -> Iterator[ServeProcess]:
-    server = ServeProcess(*args)
-    try:
-        yield server
-    finally:
-        if server.proc.poll() is None:
-            server.stop()
 
 
 @contextmanager
@@ -161,13 +96,6 @@ def nettls_client(port: int, component: str = "stdlib") -> Any:
 def end(tls: Any) -> None:
     tls.close()
     tls.getSocket().disconnect()
-
-
-def ssl_client(port: int, ca: str | None = None) -> ssl.SSLSocket:
-    """Python's ssl; an end of stream without close_notify raises SSLEOFError."""
-    ctx = ssl.create_default_context(cafile=ca) if ca else ssl._create_unverified_context()
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
 
 
 def read_until_eof(sock: socket.socket | ssl.SSLSocket, limit: int = 1 << 20) -> bytes:
@@ -230,74 +158,6 @@ def test_echo_in_process_each_component(component: str, caplog: pytest.LogCaptur
     assert re.match(r"127\.0\.0\.1:\d+ TLSv1\.[23] \S+ in=4 out=4 time=\S+s ended: .*close_notify", lines[0]), lines[0]
 
 
-class MemoryClient:
-    """Python's ``SSLObject`` over a non-blocking socket with a small receive
-    buffer: it can write without reading, in one thread."""
-
-    def __init__(self, port: int) -> None:
-        self.raw = socket.socket()
-        self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
-        self.raw.settimeout(10)
-        self.raw.connect(("127.0.0.1", port))
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = ssl._create_unverified_context().wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
-        while True:
-            try:
-                self.obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                self.raw.sendall(self.outgoing.read())
-                self.incoming.write(self.raw.recv(65536))
-        self.raw.sendall(self.outgoing.read())
-        self.raw.setblocking(False)
-        self.pending = b""  # ciphertext the socket has not taken yet
-        self.sent = self.got = 0
-        self.sent_hash, self.got_hash = hashlib.sha256(), hashlib.sha256()
-
-    def fill(self, limit: int = 64 << 20) -> None:
-        """Write (never read) until the peer has taken nothing for 0.3 s."""
-        block = os.urandom(65536)
-        stalled_since = None
-        while self.sent < limit:
-            if not self.pending:
-                self.obj.write(block)
-                self.sent_hash.update(block)
-                self.sent += len(block)
-                self.pending = self.outgoing.read()
-            try:
-                self.pending = self.pending[self.raw.send(self.pending) :]
-                stalled_since = None
-            except BlockingIOError:
-                if stalled_since is None:
-                    stalled_since = time.monotonic()
-                elif time.monotonic() - stalled_since > 0.3:
-                    return
-                select.select([], [self.raw], [], 0.05)
-        raise AssertionError(f"the server took {limit} bytes without pushing back")
-
-    def read_back(self, seconds: float = 30) -> None:
-        """Finish writing and read the echo of everything sent."""
-        deadline = time.monotonic() + seconds
-        while self.got < self.sent:
-            assert time.monotonic() < deadline
-            readable, writable, _ = select.select([self.raw], [self.raw] if self.pending else [], [], 5)
-            assert readable or writable, "stalled"
-            if writable:
-                self.pending = self.pending[self.raw.send(self.pending) :]
-            if readable:
-                data = self.raw.recv(1 << 20)
-                assert data, "the server closed"
-                self.incoming.write(data)
-                while True:
-                    try:
-                        plain = self.obj.read(1 << 20)
-                    except ssl.SSLWantReadError:
-                        break
-                    self.got_hash.update(plain)
-                    self.got += len(plain)
-        assert self.got == self.sent and self.got_hash.digest() == self.sent_hash.digest()
-
-
 def test_echo_back_pressure() -> None:
     """A client that sends without reading: the server stops reading (PAUSED)
     once its echo queue passes the high-water mark instead of queueing without
@@ -307,7 +167,7 @@ def test_echo_back_pressure() -> None:
     with serve_thread() as server:
         client = MemoryClient(port_of(server))
         try:
-            client.fill()
+            assert client.fill(), "the server took 64 MiB without pushing back"
             assert any(c.phase is Phase.PAUSED for c in list(server._conns)), "the server never paused"
             client.read_back()
         finally:
@@ -322,7 +182,7 @@ def test_client_that_never_reads_is_dropped_after_the_idle_timeout(
     with serve_thread(idle_timeout=1, component=component) as server:
         client = MemoryClient(port_of(server))
         try:
-            client.fill()
+            assert client.fill(), "the server took 64 MiB without pushing back"
             started = time.monotonic()
             tls = nettls_client(port_of(server))  # others are served meanwhile
             assert tls.send(b"fine") == 4 and tls.recv(4) == b"fine"
@@ -637,7 +497,7 @@ def test_out_of_file_descriptors_backs_off_and_recovers() -> None:
         assert proc.stdout is not None
         port = 0
         for line in proc.stdout:
-            match = _LISTENING.match(line.strip())
+            match = LISTENING.match(line.strip())
             if match:
                 port = int(match.group(2))
                 break

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, NoReturn, Sequence
 
 import nettls
+from nettls.escape import escape_control
 from nettls.interfaces import ISessionInfo, RegistryError
 
 __all__ = [
@@ -98,8 +99,9 @@ class CheckFailed(CommandError):
 
 
 def one_line(text: object) -> str:
-    """``text`` squeezed onto one line (errors are one line on stderr)."""
-    return " ".join(str(text).split())
+    """``text`` squeezed onto one line (errors are one line on stderr), its
+    control characters escaped: an error may quote what a peer sent."""
+    return escape_control(" ".join(str(text).split()))
 
 
 def error_text(exc: BaseException) -> str:
@@ -213,12 +215,13 @@ def unavailable_components() -> list[tuple[str, str]]:
 # --- files -----------------------------------------------------------------------
 
 
-def read_file(path: str, what: str) -> bytes:
-    """The bytes of ``path``, or a UsageError naming ``what`` and the problem."""
+def read_file(path: str, what: str, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, or a UsageError naming ``what`` and the problem
+    (a file of more than ``limit`` bytes is one, found without reading it all)."""
     label = f"{what} {path}"
     try:
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read() if limit is None else f.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"{label}: no such file") from None
     except IsADirectoryError:
@@ -227,16 +230,20 @@ def read_file(path: str, what: str) -> bytes:
         raise UsageError(f"{label}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{label}: cannot read it: {exc.strerror or exc}") from None
+    if limit is not None and len(data) > limit:
+        raise UsageError(f"{label}: larger than {limit} bytes, more than a certificate or key file holds")
+    return data
 
 
-def load_certificates(path: str, what: str) -> list[Any]:
-    """The certificates in a PEM (or single DER) file, in file order.
+def load_certificates(path: str, what: str, limit: int | None = None) -> list[Any]:
+    """The certificates in a PEM (or single DER) file of at most ``limit``
+    bytes, in file order.
 
-    Raises UsageError when the file is missing, unreadable or holds none.
+    Raises UsageError when the file is missing, unreadable, too large or holds none.
     """
     from cryptography import x509
 
-    data = read_file(path, what)
+    data = read_file(path, what, limit)
     if b"-----BEGIN CERTIFICATE-----" in data:
         try:
             return list(x509.load_pem_x509_certificates(data))
@@ -338,14 +345,16 @@ def _key_type(key: Any) -> str:
 
 
 def _name(name: Any) -> str:
-    """An X.509 name in its own order, as OpenSSL prints it: "O=nettls, CN=host"."""
+    """An X.509 name in its own order, as OpenSSL prints it: "O=nettls, CN=host",
+    control characters escaped (``openssl -nameopt esc_ctrl``)."""
     text = ", ".join(rdn.rfc4514_string() for rdn in name.rdns)
-    return text or "(empty)"
+    return escape_control(text) or "(empty)"
 
 
 @dataclass(frozen=True)
 class CertificateInfo:
-    """What a person wants to see of a certificate."""
+    """What a person wants to see of a certificate, ready to print: the
+    names' control characters are escaped (``nettls.escape``)."""
 
     subject: str
     issuer: str
@@ -374,7 +383,7 @@ def describe_certificate(cert: Any) -> CertificateInfo:
     names: list[str] = []
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        names = [escape_control(n) for n in san.get_values_for_type(x509.DNSName)]
         names += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
     except (x509.ExtensionNotFound, ValueError):
         pass
@@ -475,14 +484,14 @@ def session_info(tls: Any) -> tuple[str, str]:
 
 
 def failure_reason(tls: Any, default: str = "no reason given") -> str:
-    """The session's ``getFailureReason()``, or ``default`` where it has none."""
+    """The session's ``getFailureReason()``, escaped, or ``default`` where it has none."""
     if ISessionInfo.providedBy(tls):
         try:
             reason = tls.getFailureReason()
         except Exception:
             reason = None
         if reason:
-            return str(reason)
+            return escape_control(reason)  # it may quote the peer (an alert's text)
     return default
 
 

@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any, Callable
 
+from nettls.escape import escape_control
+
 from . import _util
 
 HELP = "connect to a TLS server (like openssl s_client): peer chain, protocol, cipher, verification, data"
@@ -96,7 +98,12 @@ def _payload(args: argparse.Namespace) -> bytes:
 
 
 class _Output:
-    """Report lines on stdout (unless quiet), received data on stdout as bytes."""
+    """Report lines on stdout (unless quiet), received data on stdout as bytes.
+
+    Every report line is escaped (``nettls.escape``): it may quote the peer
+    (certificate names, alert texts, the ALPN protocol it chose). What
+    arrives as application data is printed raw, as ``openssl s_client`` does.
+    """
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -106,7 +113,7 @@ class _Output:
         if not self.quiet:
             if self._last != b"\n":
                 self.data(b"\n")
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(escape_control(text) + "\n")
             sys.stdout.flush()
 
     def data(self, chunk: bytes) -> None:

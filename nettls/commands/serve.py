@@ -6,7 +6,18 @@ the certificate files, raises the open-file soft limit to the hard limit
 (SPEC section 12), makes a throwaway certificate when none is given and
 writes its root CA where a client can find it, prints the
 ``listening on HOST:PORT`` line, and turns Ctrl-C and SIGTERM into a clean
-shutdown (close_notify to every client, at most 1 s of waiting).
+shutdown (close_notify to every client, at most 1 s of waiting, the
+throwaway CA's folder removed). SIGHUP reloads the certificate and key from
+their files without dropping a connection, as nginx and haproxy do: new
+connections get the new certificate; when the files cannot be used, the
+server logs why and keeps the one it has.
+
+Certificate and key files are read up to ``MAX_PEM_FILE`` (1 MiB; a key or
+a chain is a few KiB), and the key is found by a line-by-line scan, linear
+in the file's size whatever it holds. Whatever a client sends, the server
+holds less than 256 KiB for it (``nettls.server_conn``) and gives it a
+bounded turn (``nettls.server``), and what it logs of the client's text is
+escaped (``nettls.escape``).
 
 Exit status: 0 after a clean shutdown; 2 for errors a user can make (a
 missing or unreadable file, a key that does not match, an address that
@@ -16,9 +27,9 @@ cannot be bound), as one line on stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -32,23 +43,36 @@ HELP = "run a TLS server: echo (default) or, with --http, a small HTTPS page; th
 
 log = logging.getLogger("nettls.serve")
 
-_KEY_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.S)
+#: Largest --cert, --key or --chain file read: a key or a chain is a few KiB.
+MAX_PEM_FILE = 1 << 20
+#: Characters a PEM private key label may hold before "PRIVATE KEY" ("RSA ", "EC ", "").
+_LABEL_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
+_BEGIN, _KEY_END = b"-----BEGIN ", b"PRIVATE KEY-----"
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
-    return value
+def find_private_key(data: bytes) -> bytes | None:
+    """The first PEM private key block in ``data`` (``-----BEGIN [LABEL ]PRIVATE
+    KEY-----`` to the END line of the same label, each on a line of its own),
+    or None. One pass over the lines: linear in ``len(data)``; a BEGIN seen
+    before the block in progress ended starts the block again."""
+    label: bytes | None = None
+    start = pos = 0
+    for line in data.splitlines(keepends=True):
+        marker = line.strip()
+        if marker.startswith(_BEGIN) and marker.endswith(_KEY_END) and len(marker) >= len(_BEGIN) + len(_KEY_END):
+            found = marker[len(_BEGIN) : -len(_KEY_END)]
+            if _LABEL_CHARS.issuperset(found):
+                label, start = found, pos
+        elif label is not None and marker == b"-----END " + label + _KEY_END:
+            return data[start : pos + len(line)]
+        pos += len(line)
+    return None
 
 
 def _seconds_or_zero(text: str) -> float:
     if text.strip() in ("0", "0.0"):
         return 0.0
-    return _seconds(text)
+    return _util.seconds(text)
 
 
 def _port(text: str) -> int:
@@ -73,7 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the server's PEM certificate; more certificates after it are sent as the chain, and a "
         "private key in the same file is used when --key is not given (default: a throwaway certificate "
-        "whose CA is written to a temporary file)",
+        "whose CA is written to a temporary file). SIGHUP reads --cert, --key and --chain again for new "
+        "connections; if they cannot be used, the server logs why and keeps the current ones. Files are "
+        "read up to 1 MiB",
     )
     parser.add_argument("--key", metavar="FILE", help="the certificate's unencrypted PEM private key")
     parser.add_argument("--chain", metavar="FILE", help="PEM intermediate certificates to send after the certificate")
@@ -81,12 +107,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--http",
         action="store_true",
         help="answer one HTTP request per connection with a small 200 OK page (for curl, a browser or a TLS "
-        "test tool); a request head longer than 16 KiB gets a 400",
+        "test tool); a request head longer than 16 KiB (empty lines before it included) gets a 400",
     )
     parser.add_argument(
         "--handshake-timeout",
         metavar="SECONDS",
-        type=_seconds,
+        type=_util.seconds,
         default=10.0,
         help="a client must complete the handshake within this time of connecting, however slowly it keeps "
         "sending; then it is dropped, so stalled or trickling clients cannot pile up (default: 10)",
@@ -133,11 +159,16 @@ def _certificate_inputs(args: argparse.Namespace) -> tuple[str | None, str | Non
             given = "--key" if args.key is not None else "--chain"
             raise _util.UsageError(f"{given} needs --cert (without --cert a throwaway certificate is made)")
         return None, None, []
-    certs = [_util.certificate_pem(c) for c in _util.load_certificates(args.cert, "--cert")]
+    return _read_certificate(args)
+
+
+def _read_certificate(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    """``(certificate, key, chain)`` PEM from the files of --cert, --key and
+    --chain; again on each SIGHUP. UsageError for a file that cannot be used."""
+    certs = [_util.certificate_pem(c) for c in _util.load_certificates(args.cert, "--cert", limit=MAX_PEM_FILE)]
     key_path, key_option = (args.key, "--key") if args.key is not None else (args.cert, "--cert")
-    raw = _util.read_file(key_path, key_option)
-    match = _KEY_BLOCK.search(raw)
-    if match is None:
+    key = find_private_key(_util.read_file(key_path, key_option, limit=MAX_PEM_FILE))
+    if key is None:
         if args.key is None:
             raise _util.UsageError(f"--cert {args.cert}: holds no private key; give it with --key FILE")
         raise _util.UsageError(
@@ -145,8 +176,8 @@ def _certificate_inputs(args: argparse.Namespace) -> tuple[str | None, str | Non
         )
     chain = certs[1:]
     if args.chain is not None:
-        chain += [_util.certificate_pem(c) for c in _util.load_certificates(args.chain, "--chain")]
-    return certs[0], match.group(0).decode("ascii", "replace"), chain
+        chain += [_util.certificate_pem(c) for c in _util.load_certificates(args.chain, "--chain", limit=MAX_PEM_FILE)]
+    return certs[0], key.decode("ascii", "replace"), chain
 
 
 def _make_server(args: argparse.Namespace) -> Any:
@@ -165,6 +196,7 @@ def _make_server(args: argparse.Namespace) -> Any:
             http=args.http,
             handshake_timeout=args.handshake_timeout,
             idle_timeout=args.idle_timeout or None,
+            reloader=None if certificate is None else functools.partial(_read_certificate, args),
         )
     except CertificateError as exc:
         if certificate is None:
@@ -218,20 +250,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve_until_signalled(server: Any) -> None:
     """``server.serve()`` with Ctrl-C and SIGTERM as a clean shutdown (a second
-    one cuts the grace period short)."""
+    one cuts the grace period short), and SIGHUP as a certificate reload."""
 
     def on_signal(signum: int, frame: Any) -> None:
         server.stop(now=server_stopping[0])
         server_stopping[0] = True
 
+    def on_hangup(signum: int, frame: Any) -> None:
+        server.request_reload()
+
     server_stopping = [False]
     previous = {}
-    for name in ("SIGINT", "SIGTERM"):
+    for name, action in (("SIGINT", on_signal), ("SIGTERM", on_signal), ("SIGHUP", on_hangup)):
         signum = getattr(signal, name, None)
-        if signum is None:
+        if signum is None:  # SIGHUP: not on Windows
             continue
         try:
-            previous[signum] = signal.signal(signum, on_signal)
+            previous[signum] = signal.signal(signum, action)
         except ValueError:  # not the main thread: the caller stops the server itself
             pass
     try:
