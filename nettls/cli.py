@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any, Callable, Sequence
 
 from .commands import COMMANDS
+from .escape import escape_control
 from .commands._util import EXIT_FAILED, EXIT_USAGE, ArgumentParser, CommandError, one_line
 
 __all__ = ["main", "build_parser"]
@@ -88,9 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ForTheTerminal(logging.Filter):
+    """The command line's log lines: control characters in them (from a
+    peer's certificate, alert or request) escaped (SPEC 14); and, below
+    --log-level info, no word from a store on why it refused a file, since
+    each command reports that problem itself in one line (SPEC 12)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self._quiet_stores = level >= logging.WARNING
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._quiet_stores and record.name.startswith("nettls.store") and record.levelno < logging.ERROR:
+            return False
+        record.msg, record.args = escape_control(record.getMessage()), None
+        return True
+
+
 def _setup_logging(level: str) -> None:
     numeric = getattr(logging, str(level).upper(), logging.WARNING)
-    logging.basicConfig(level=numeric, format="nettls: %(levelname)s: %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("nettls: %(levelname)s: %(name)s: %(message)s"))
+    handler.addFilter(_ForTheTerminal(numeric))
+    logging.basicConfig(level=numeric, handlers=[handler])  # nothing, where the program has set logging up
     # Python warnings (a library's deprecation notes) are for developers, not
     # for the user's terminal: shown as log records at --log-level info or debug.
     logging.captureWarnings(True)

@@ -22,6 +22,8 @@ from .escape import escape_control
 __all__ = ["CertificateDescription", "describe"]
 
 _TIME = "%Y-%m-%d %H:%M:%S UTC"
+#: The NIST curves by the names people know them by.
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,11 @@ class CertificateDescription:
     """A certificate, described.
 
     Attributes:
-        subject, issuer: RFC 4514 strings ("" for an empty name).
+        subject, issuer: the names in the certificate's own order, as
+            OpenSSL prints them ("O=nettls, CN=host"; "" for an empty name).
         dns_names, ip_addresses: the subject alternative names.
         not_before, not_after: the validity period (UTC).
-        key_type: "RSA 2048", "EC secp256r1", "Ed25519", ...
+        key_type: "RSA 2048 bits", "EC P-256 (secp256r1)", "Ed25519", ...
         key_bits: the key's size in bits (0 where it has none).
         sha256_fingerprint: upper-case hex pairs joined by colons, as
             ``openssl x509 -fingerprint -sha256`` prints it.
@@ -82,11 +85,12 @@ def _key(cert: x509.Certificate) -> tuple[str, int]:
     except Exception as exc:  # an algorithm cryptography does not support
         return f"unknown ({type(exc).__name__})", 0
     if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}", key.key_size
+        return f"RSA {key.key_size} bits", key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}", key.curve.key_size
+        name = key.curve.name
+        return (f"EC {_CURVES[name]} ({name})" if name in _CURVES else f"EC {name}"), key.curve.key_size
     if isinstance(key, dsa.DSAPublicKey):
-        return f"DSA {key.key_size}", key.key_size
+        return f"DSA {key.key_size} bits", key.key_size
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "Ed25519", 256
     if isinstance(key, ed448.Ed448PublicKey):
@@ -97,38 +101,39 @@ def _key(cert: x509.Certificate) -> tuple[str, int]:
 def _names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):  # none, or one that does not parse
+        return tuple(san.get_values_for_type(x509.DNSName)), tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
+    except Exception:  # none, or names cryptography cannot read (x400Address, two SAN extensions, ...)
         return (), ()
-    return tuple(san.get_values_for_type(x509.DNSName)), tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
+    except Exception:  # none, or one that does not parse
         return False
 
 
-def _rfc4514(name: x509.Name) -> str:
+def _openssl_order(name: x509.Name) -> str:
     try:
-        return name.rfc4514_string()
-    except ValueError:  # an attribute cryptography cannot render
+        return ", ".join(rdn.rfc4514_string() for rdn in name.rdns)
+    except Exception:  # an attribute cryptography cannot render
         return "(unreadable name)"
 
 
-def describe(pem: str | bytes) -> CertificateDescription:
-    """Describe the certificate in ``pem`` (one PEM certificate, str or bytes).
+def describe(certificate: str | bytes | x509.Certificate) -> CertificateDescription:
+    """Describe ``certificate``: one PEM certificate (str or bytes) or a
+    ``cryptography`` certificate.
 
     Raises:
         nettls.CertificateError: the text is not one certificate (also a ValueError).
     """
-    cert = parse_certificate(pem)
+    cert = certificate if isinstance(certificate, x509.Certificate) else parse_certificate(certificate)
     dns, ips = _names(cert)
     key_type, bits = _key(cert)
     digest = cert.fingerprint(hashes.SHA256()).hex().upper()
     return CertificateDescription(
-        subject=_rfc4514(cert.subject),
-        issuer=_rfc4514(cert.issuer),
+        subject=_openssl_order(cert.subject),
+        issuer=_openssl_order(cert.issuer),
         dns_names=dns,
         ip_addresses=ips,
         not_before=cert.not_valid_before_utc,

@@ -184,11 +184,6 @@ def test_pyopenssl_without_its_own_verify_callback_still_refuses(pki, monkeypatc
         pyopenssl.native_context.cache_clear()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nettls connect prints the peer's chain through nettls/commands/_util.describe_certificate, "
-    "which catches only ValueError when it reads the names (owned elsewhere; see the report of issue 19's helper)",
-)
 @pytest.mark.parametrize("component", ["stdlib", "pyopenssl"])
 def test_connect_reports_unreadable_names_and_exits_1(pki, tmp_path, capsys, component):
     files = write_identity(tmp_path, unreadable(pki, "x400Address"))

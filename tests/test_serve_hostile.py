@@ -373,24 +373,31 @@ def test_keyupdate_requests_from_a_client_that_never_reads(component: str) -> No
 
 
 def test_unterminated_key_file_is_refused_at_once(tmp_path: Path) -> None:
-    from nettls.commands.serve import MAX_PEM_FILE, find_private_key
+    """Key files go through nettls's one strict PEM parser (its file mode):
+    linear in the input, a malformed block refused with its line, text
+    around a good key allowed."""
+    from nettls import CertificateError
+    from nettls.commands.serve import MAX_PEM_FILE
+    from nettls.components.kit import file_private_key
     from nettls.pki import issue
 
     line = b"-----BEGIN PRIVATE KEY-----\n"
     hostile = line * ((MAX_PEM_FILE - 1) // len(line))  # just under the limit, and never an END line
     started = time.perf_counter()
-    assert find_private_key(hostile) is None
-    assert time.perf_counter() - started < 0.5
+    with pytest.raises(CertificateError, match="begins a PEM block inside"):
+        file_private_key(hostile, "--key big.key")
+    assert time.perf_counter() - started < 2.0, "linear: about a millisecond a MiB"
     identity = issue("key-file")
     key = identity.key_pem.encode()
-    assert find_private_key(b"junk\n" + hostile + key + b"more junk\n") == key
-    assert find_private_key(key.replace(b"\n-----END", b"-----END")) is None, "END must be on a line of its own"
+    assert file_private_key(b"explanatory text\n" + key + b"more text\n", "--key") == identity.key_pem
+    with pytest.raises(CertificateError):
+        file_private_key(key.replace(b"\n-----END", b"-----END"), "--key")  # END must be on a line of its own
 
     cert, big, too_big = tmp_path / "cert.pem", tmp_path / "big.key", tmp_path / "too-big.key"
     cert.write_text(identity.cert_pem)
     big.write_bytes(hostile)
     too_big.write_bytes(hostile + line * 2)
-    for path, needle in ((big, "holds no PEM private key"), (too_big, "larger than 1048576 bytes")):
+    for path, needle in ((big, "begins a PEM block inside"), (too_big, "larger than 1048576 bytes")):
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-m", "nettls.cli", "serve", "--port", "0", "--cert", str(cert), "--key", str(path)],
@@ -500,10 +507,6 @@ def test_sighup_then_shutdown_with_a_throwaway_certificate(sig: int) -> None:
             server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs os.fchmod(fd, 0o600) after os.memfd_create in nettls/components/_common/pem.py private_file",
-)
 def test_key_material_in_a_memory_file_is_mode_0600() -> None:
     from nettls.components._common.pem import private_file
 

@@ -21,7 +21,7 @@ def test_cert_dir_alone_is_the_answer(tmp_path, monkeypatch, roots):
     folder = tmp_path / "certs"
     folder.mkdir()
     for i, pem in enumerate(roots):
-        (folder / f"root{i}.pem").write_text(pem)
+        (folder / f"0000000{i}.0").write_text(pem)  # OpenSSL reads hash-named files only
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.setenv("SSL_CERT_DIR", str(folder))
     found, source = system_trust()
@@ -29,29 +29,8 @@ def test_cert_dir_alone_is_the_answer(tmp_path, monkeypatch, roots):
     assert source == f"SSL_CERT_DIR={folder}"
 
 
-def test_cert_file_first_then_dir(tmp_path, monkeypatch, roots):
-    bundle = tmp_path / "bundle.pem"
-    bundle.write_text(roots[0])
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    (folder / "other.pem").write_text(roots[1])
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    monkeypatch.setenv("SSL_CERT_DIR", str(folder))
-    assert system_trust() == ((roots[0],), f"SSL_CERT_FILE={bundle}")
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    assert system_trust() == ((roots[1],), f"SSL_CERT_DIR={folder}")
-
-
-def test_certifi_when_the_variables_find_nothing(tmp_path, monkeypatch):
-    import certifi
-
-    (tmp_path / "empty").mkdir()
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "not-a-bundle.txt"))
-    (tmp_path / "not-a-bundle.txt").write_text("no certificates here\n")
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "empty"))
-    found, source = system_trust()
-    assert source is not None and source.startswith("certifi") and certifi.where() in source
-    assert len(found) > 50
+# A set but unusable SSL_CERT_FILE or SSL_CERT_DIR, and both set at once:
+# tests/test_trust_env.py.
 
 
 def test_the_machine_has_roots(monkeypatch):

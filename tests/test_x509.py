@@ -22,7 +22,7 @@ def test_a_server_certificate_is_described() -> None:
     info = describe(pki.rsa.cert_pem)
     assert "localhost" in info.subject and "RSA intermediate" in info.issuer
     assert "localhost" in info.dns_names and "127.0.0.1" in info.ip_addresses
-    assert info.key_type == "RSA 2048" and info.key_bits == 2048
+    assert info.key_type == "RSA 2048 bits" and info.key_bits == 2048
     assert info.is_ca is False
     assert info.serial_number == pki.rsa.leaf.cert.serial_number
     assert info.not_before < info.not_after
@@ -35,7 +35,7 @@ def test_the_fingerprint_is_openssls(tmp_path) -> None:
     path.write_text(pem)
     out = subprocess.run(["openssl", "x509", "-in", str(path), "-noout", "-fingerprint", "-sha256"], capture_output=True, text=True, check=True).stdout
     assert out.strip().split("=", 1)[1] == describe(pem).sha256_fingerprint
-    assert describe(pem).key_type == "EC secp256r1"
+    assert describe(pem).key_type == "EC P-256 (secp256r1)"
 
 
 def test_a_ca_and_an_expired_certificate() -> None:

@@ -26,6 +26,7 @@ from typing import Any, Iterable, NoReturn, Sequence
 
 import nettls
 from nettls.escape import escape_control
+from nettls.x509 import CertificateDescription, describe
 from nettls.interfaces import ISessionInfo, RegistryError
 
 __all__ = [
@@ -47,8 +48,9 @@ __all__ = [
     "read_file",
     "load_certificates",
     "certificate_pem",
+    "add_identity_arguments",
+    "read_identity",
     "parse_certificate",
-    "CertificateInfo",
     "describe_certificate",
     "certificate_lines",
     "check_host_name",
@@ -180,6 +182,15 @@ def _resolve_all(names: Sequence[str], component: str | None) -> tuple[str, list
     return shown, classes
 
 
+def client_verifies_chain(tls_c: TLSClasses) -> bool:
+    """Whether the component's client verifies the chain in the handshake
+    (``Component.client_verifies_chain``, SPEC 6): it must be given roots."""
+    try:
+        return bool(nettls.registry.component(tls_c.name).client_verifies_chain)
+    except nettls.RegistryError:
+        return False
+
+
 def tls_classes(component: str | None = None) -> TLSClasses:
     """The TLS classes of ``component``, or the linked ones when None."""
     name, (tls, ctx, store) = _resolve_all(("net.TLS", "net.TLSContext", "net.TLSCertStore"), component)
@@ -243,18 +254,62 @@ def load_certificates(path: str, what: str, limit: int | None = None) -> list[An
     """
     from cryptography import x509
 
+    from nettls.components.kit import file_certificates
+
     data = read_file(path, what, limit)
-    if b"-----BEGIN CERTIFICATE-----" in data:
-        try:
-            return list(x509.load_pem_x509_certificates(data))
-        except ValueError as exc:
-            raise UsageError(f"{what} {path}: a PEM certificate in it does not parse: {one_line(exc)}") from None
     if b"-----BEGIN" in data:
-        raise UsageError(f"{what} {path}: holds no certificate (a PEM file, but no 'BEGIN CERTIFICATE' block)")
+        try:  # nettls's strict parser, in its file mode (text between blocks allowed)
+            certs = file_certificates(data, f"{what} {path}")
+        except ValueError as exc:  # nettls.CertificateError
+            raise UsageError(one_line(exc)) from None
+        if not certs:
+            raise UsageError(f"{what} {path}: holds no certificate (a PEM file, but no 'BEGIN CERTIFICATE' block)")
+        return certs
     try:
         return [x509.load_der_x509_certificate(data)]
     except ValueError:
         raise UsageError(f"{what} {path}: not a certificate (neither PEM nor DER)") from None
+
+
+def add_identity_arguments(parser: argparse.ArgumentParser, cert_help: str) -> None:
+    """--cert, --key, --chain and --key-password-file: an identity to present."""
+    parser.add_argument("--cert", metavar="FILE", help=cert_help)
+    parser.add_argument(
+        "--key", metavar="FILE", help="the certificate's PEM private key (default: the one in --cert's file)"
+    )
+    parser.add_argument("--chain", metavar="FILE", help="PEM intermediate certificates to send after the certificate")
+    parser.add_argument(
+        "--key-password-file",
+        metavar="FILE",
+        help="a file whose first line is the password of an encrypted (PKCS#8) private key",
+    )
+
+
+def read_identity(args: argparse.Namespace, limit: int) -> tuple[str, str, list[str]]:
+    """``(certificate, key, chain)`` PEM from --cert, --key, --chain and
+    --key-password-file (files of at most ``limit`` bytes); the key is
+    decrypted in memory. UsageError for a file that cannot be used."""
+    from nettls.components.kit import file_private_key
+
+    certs = [certificate_pem(c) for c in load_certificates(args.cert, "--cert", limit=limit)]
+    key_path, key_option = (args.key, "--key") if args.key is not None else (args.cert, "--cert")
+    password = None
+    if args.key_password_file is not None:
+        lines = read_file(args.key_password_file, "--key-password-file", limit=4096).splitlines()
+        password = lines[0] if lines else b""
+    data = read_file(key_path, key_option, limit=limit)
+    if b"PRIVATE KEY-----" not in data:
+        if args.key is None:
+            raise UsageError(f"--cert {args.cert}: holds no private key; give it with --key FILE")
+        raise UsageError(f"--key {args.key}: holds no PEM private key (no '-----BEGIN ... PRIVATE KEY-----' block)")
+    try:
+        key = file_private_key(data, f"{key_option} {key_path}", password=password)
+    except ValueError as exc:  # nettls.CertificateError: malformed, encrypted without a password, wrong password
+        raise UsageError(one_line(exc)) from None
+    chain = certs[1:]
+    if args.chain is not None:
+        chain += [certificate_pem(c) for c in load_certificates(args.chain, "--chain", limit=limit)]
+    return certs[0], key, chain
 
 
 def certificate_pem(cert: Any) -> str:
@@ -265,10 +320,11 @@ def certificate_pem(cert: Any) -> str:
 
 
 def parse_certificate(pem: str | bytes) -> Any:
-    """A ``cryptography`` certificate from PEM text (ValueError if it does not parse)."""
-    from cryptography import x509
+    """A ``cryptography`` certificate from PEM text, by nettls's strict parser
+    (``nettls.CertificateError``, a ValueError, if it does not parse)."""
+    from nettls.components.kit import parse_certificate as parse
 
-    return x509.load_pem_x509_certificate(pem.encode("ascii") if isinstance(pem, str) else pem)
+    return parse(pem)
 
 
 def build_store(store_cls: Any, cafile: str | None, capath: str | None, *, system: bool = False) -> tuple[Any, str] | None:
@@ -324,81 +380,10 @@ def _load_system_trust(store: Any) -> str:
 
 # --- describing certificates ----------------------------------------------------------
 
-_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-
-
-def _key_type(key: Any) -> str:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size} bits"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        name = key.curve.name
-        return f"EC {_CURVES[name]} ({name})" if name in _CURVES else f"EC {name}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448"
-    if isinstance(key, dsa.DSAPublicKey):
-        return f"DSA {key.key_size} bits"
-    return type(key).__name__
-
-
-def _name(name: Any) -> str:
-    """An X.509 name in its own order, as OpenSSL prints it: "O=nettls, CN=host",
-    control characters escaped (``openssl -nameopt esc_ctrl``)."""
-    text = ", ".join(rdn.rfc4514_string() for rdn in name.rdns)
-    return escape_control(text) or "(empty)"
-
-
-@dataclass(frozen=True)
-class CertificateInfo:
-    """What a person wants to see of a certificate, ready to print: the
-    names' control characters are escaped (``nettls.escape``)."""
-
-    subject: str
-    issuer: str
-    not_before: datetime.datetime
-    not_after: datetime.datetime
-    key_type: str
-    names: tuple[str, ...]
-
-    def validity(self, now: datetime.datetime | None = None) -> str:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
-        fmt = "%Y-%m-%d %H:%M:%S UTC"
-        text = f"{self.not_before.strftime(fmt)} to {self.not_after.strftime(fmt)}"
-        if now > self.not_after:
-            text += " (expired)"
-        elif now < self.not_before:
-            text += " (not yet valid)"
-        return text
-
-
-def describe_certificate(cert: Any) -> CertificateInfo:
-    """Subject, issuer, validity and key type of a certificate (object or PEM)."""
-    from cryptography import x509
-
-    if isinstance(cert, (str, bytes)):
-        cert = parse_certificate(cert)
-    names: list[str] = []
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = [escape_control(n) for n in san.get_values_for_type(x509.DNSName)]
-        names += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
-    except (x509.ExtensionNotFound, ValueError):
-        pass
-    try:
-        key = _key_type(cert.public_key())
-    except Exception as exc:  # an unsupported key algorithm
-        key = f"unknown ({one_line(exc)})"
-    return CertificateInfo(
-        subject=_name(cert.subject),
-        issuer=_name(cert.issuer),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        key_type=key,
-        names=tuple(names),
-    )
+def describe_certificate(cert: Any) -> CertificateDescription:
+    """``nettls.x509.describe``: the facts of a certificate (object or PEM),
+    its text unescaped: print it through ``escape_control``."""
+    return describe(cert)
 
 
 def certificate_lines(cert: Any, label: str = "", indent: str = "  ") -> list[str]:
@@ -409,13 +394,14 @@ def certificate_lines(cert: Any, label: str = "", indent: str = "  ") -> list[st
     except ValueError as exc:
         return [f"{indent}{label}(does not parse: {one_line(exc)})"]
     lines = [
-        f"{indent}{label}subject:  {info.subject}",
-        f"{pad}issuer:   {info.issuer}",
+        f"{indent}{label}subject:  {escape_control(info.subject) or '(empty)'}",
+        f"{pad}issuer:   {escape_control(info.issuer) or '(empty)'}",
         f"{pad}validity: {info.validity()}",
         f"{pad}key:      {info.key_type}",
     ]
-    if info.names:
-        lines.append(f"{pad}names:    {', '.join(info.names)}")
+    names = [escape_control(n) for n in info.dns_names] + list(info.ip_addresses)
+    if names:
+        lines.append(f"{pad}names:    {', '.join(names)}")
     return lines
 
 

@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nettls.escape import escape_control
+
 from . import _util
 
 HELP = "try every TLS component against every other on loopback with a throwaway PKI (no setup, a few seconds)"
@@ -142,6 +144,20 @@ def _server_context(tls_c: _util.TLSClasses, material: _Material) -> Any:
     ctx = tls_c.TLSContext(tls_c.TLSContext.SERVER)
     ctx.setCertificate(material.leaf_pem, material.key_pem)
     ctx.setCertificateChain([material.intermediate_pem])
+    return ctx
+
+
+def _client_context(tls_c: _util.TLSClasses, material: _Material) -> Any:
+    """A CLIENT context as Dana makes it; for a component whose client
+    verifies the chain in the handshake (rustls: SPEC 6), one that trusts
+    the demo's root, host name unchecked, so it can reach the demo server."""
+    from nettls.interfaces import IVerifyOnConnect
+
+    ctx = tls_c.TLSContext(tls_c.TLSContext.CLIENT)
+    if _util.client_verifies_chain(tls_c) and IVerifyOnConnect.providedBy(ctx):
+        store = tls_c.TLSCertStore()
+        store.addCertificate(material.root_pem)
+        ctx.setVerifyOnConnect(store, checkHostName=False)
     return ctx
 
 
@@ -391,7 +407,7 @@ def _check_peer(cell: Cell, session: Any, tls_c: _util.TLSClasses, material: _Ma
     except ValueError as exc:
         raise _CellFailed(f"peer chain: a certificate does not parse: {_util.one_line(exc)}") from None
     if got != [_der(pem) for pem in expected]:
-        subjects = "; ".join(_util.describe_certificate(pem).subject for pem in chain) or "none"
+        subjects = "; ".join(escape_control(_util.describe_certificate(pem).subject) for pem in chain) or "none"
         raise _CellFailed(f"peer chain: expected the leaf and the intermediate, got {len(chain)} ({subjects})")
     leaf = session.getPeerCertificate()
     if leaf is None or _der(leaf) != got[0]:
@@ -422,7 +438,7 @@ def _client_blocking(cell: Cell, tls_c: _util.TLSClasses, tcp_c: _util.TCPClasse
         sock.connect("127.0.0.1", port)
         cell.reached = True
         step = "handshake"
-        session = tls_c.TLS(tls_c.TLSContext(tls_c.TLSContext.CLIENT))
+        session = tls_c.TLS(_client_context(tls_c, material))
         started = time.perf_counter()
         status = session.connect(sock)
         if status != session.OK:
@@ -480,7 +496,7 @@ def _client_nonblocking(cell: Cell, tls_c: _util.TLSClasses, tcp_c: _util.TCPCla
         monitor = tcp_c.TCPMonitor()
         monitor.addSocket(sock)
         step = "handshake"
-        session = tls_c.TLS(tls_c.TLSContext(tls_c.TLSContext.CLIENT))
+        session = tls_c.TLS(_client_context(tls_c, material))
         session.sendWait.subscribe(lambda event: monitor.armSendNotify(sock))
         started = time.perf_counter()
         status = session.connect(sock)

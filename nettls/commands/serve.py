@@ -45,30 +45,6 @@ log = logging.getLogger("nettls.serve")
 
 #: Largest --cert, --key or --chain file read: a key or a chain is a few KiB.
 MAX_PEM_FILE = 1 << 20
-#: Characters a PEM private key label may hold before "PRIVATE KEY" ("RSA ", "EC ", "").
-_LABEL_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
-_BEGIN, _KEY_END = b"-----BEGIN ", b"PRIVATE KEY-----"
-
-
-def find_private_key(data: bytes) -> bytes | None:
-    """The first PEM private key block in ``data`` (``-----BEGIN [LABEL ]PRIVATE
-    KEY-----`` to the END line of the same label, each on a line of its own),
-    or None. One pass over the lines: linear in ``len(data)``; a BEGIN seen
-    before the block in progress ended starts the block again."""
-    label: bytes | None = None
-    start = pos = 0
-    for line in data.splitlines(keepends=True):
-        marker = line.strip()
-        if marker.startswith(_BEGIN) and marker.endswith(_KEY_END) and len(marker) >= len(_BEGIN) + len(_KEY_END):
-            found = marker[len(_BEGIN) : -len(_KEY_END)]
-            if _LABEL_CHARS.issuperset(found):
-                label, start = found, pos
-        elif label is not None and marker == b"-----END " + label + _KEY_END:
-            return data[start : pos + len(line)]
-        pos += len(line)
-    return None
-
-
 def _seconds_or_zero(text: str) -> float:
     if text.strip() in ("0", "0.0"):
         return 0.0
@@ -92,17 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=_port, default=8443, help="port to listen on (default: 8443; 0 picks a free one and prints it)"
     )
-    parser.add_argument(
-        "--cert",
-        metavar="FILE",
-        help="the server's PEM certificate; more certificates after it are sent as the chain, and a "
+    _util.add_identity_arguments(
+        parser,
+        "the server's PEM certificate; more certificates after it are sent as the chain, and a "
         "private key in the same file is used when --key is not given (default: a throwaway certificate "
         "whose CA is written to a temporary file). SIGHUP reads --cert, --key and --chain again for new "
         "connections; if they cannot be used, the server logs why and keeps the current ones. Files are "
         "read up to 1 MiB",
     )
-    parser.add_argument("--key", metavar="FILE", help="the certificate's unencrypted PEM private key")
-    parser.add_argument("--chain", metavar="FILE", help="PEM intermediate certificates to send after the certificate")
     parser.add_argument(
         "--http",
         action="store_true",
@@ -163,21 +136,9 @@ def _certificate_inputs(args: argparse.Namespace) -> tuple[str | None, str | Non
 
 
 def _read_certificate(args: argparse.Namespace) -> tuple[str, str, list[str]]:
-    """``(certificate, key, chain)`` PEM from the files of --cert, --key and
-    --chain; again on each SIGHUP. UsageError for a file that cannot be used."""
-    certs = [_util.certificate_pem(c) for c in _util.load_certificates(args.cert, "--cert", limit=MAX_PEM_FILE)]
-    key_path, key_option = (args.key, "--key") if args.key is not None else (args.cert, "--cert")
-    key = find_private_key(_util.read_file(key_path, key_option, limit=MAX_PEM_FILE))
-    if key is None:
-        if args.key is None:
-            raise _util.UsageError(f"--cert {args.cert}: holds no private key; give it with --key FILE")
-        raise _util.UsageError(
-            f"--key {args.key}: holds no PEM private key (no '-----BEGIN ... PRIVATE KEY-----' block)"
-        )
-    chain = certs[1:]
-    if args.chain is not None:
-        chain += [_util.certificate_pem(c) for c in _util.load_certificates(args.chain, "--chain", limit=MAX_PEM_FILE)]
-    return certs[0], key.decode("ascii", "replace"), chain
+    """``(certificate, key, chain)`` PEM from the files of --cert, --key, --chain
+    and --key-password-file; again on each SIGHUP. UsageError for a file that cannot be used."""
+    return _util.read_identity(args, MAX_PEM_FILE)
 
 
 def _make_server(args: argparse.Namespace) -> Any:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 
+from nettls.escape import escape_control
+from nettls.interfaces.data import VERIFY_PROFILE
+
 from . import _util
 
 HELP = "verify a certificate chain against trusted CAs (verifyCertificate); exit 0 OK, 1 FAIL"
@@ -62,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  chain:    {n} untrusted certificate{'s' if n != 1 else ''}")
         out.append(f"  trusted:  {trusted}")
         out.append(f"  component: {classes.name}")
+        out.append(f"  profile:  {VERIFY_PROFILE}")
         if not ok:
             if status.failedCertificate:
                 try:
                     info = _util.describe_certificate(status.failedCertificate)
-                    out.append(f"  failed certificate: {info.subject} (issued by {info.issuer})")
+                    out.append(
+                        f"  failed certificate: {escape_control(info.subject)} (issued by {escape_control(info.issuer)})"
+                    )
                 except ValueError:
                     out.append("  failed certificate: (does not parse)")
             else:

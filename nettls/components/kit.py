@@ -10,9 +10,9 @@ comes from here (the same code the built-in components use)::
 
 - ``TLSSession``: ``net.TLS`` over an *engine* (your library's connection
   over memory buffers, see ``Engine``); override ``_native_context``,
-  ``_make_engine`` and ``_verify`` (and, optionally, ``_verify_pem`` to
-  verify straight from the caller's PEM when your library parses it
-  itself; see the pyopenssl component). An engine may also offer
+  ``_make_engine`` and ``_verify`` (which gets certificates parsed once,
+  by nettls's strict PEM parser: hand your library their DER, never the
+  caller's text). An engine may also offer
   ``pending()``, which saves a failing read per ``recv()``.
 - ``SSLObjectEngine``: a ready engine for libraries shaped like Python's
   ``ssl`` (``MemoryBIO``, ``wrap_bio``); subclass it and set ``_ssl``.
@@ -24,7 +24,7 @@ comes from here (the same code the built-in components use)::
   session honours in ``context_extensions``; see the rustls plugin), and
   ``system_trust`` finds the system's roots.
 - ``verify_chain``: purpose-free chain verification on cryptography, for
-  libraries with no stand-alone verifier (its ``DEVIATIONS`` from OpenSSL
+  libraries with no stand-alone verifier (its ``DEVIATIONS`` from the profile
   belong in your component's deviation table).
 - PEM helpers, and ``Event`` for ``sendWait``.
 
@@ -36,9 +36,12 @@ from nettls.interfaces.component import Component
 from ._common.config import BaseCertStore, BaseTLSContext, ContextConfig, context_config, store_certificates
 from ._common.events import Event
 from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession
+from ._common.keylog import KeyLogWriter, keylog_path
 from ._common.pem import (
     certificate_pem,
     der_to_pem,
+    file_certificates,
+    file_private_key,
     key_pem,
     parse_certificate,
     parse_certificates,
@@ -69,6 +72,8 @@ __all__ = [
     "ExtendedCertStore",
     "ExtendedTLSSession",
     "system_trust",
+    "keylog_path",
+    "KeyLogWriter",
     "context_config",
     "store_certificates",
     "verify_chain",
@@ -76,6 +81,8 @@ __all__ = [
     "Event",
     "certificate_pem",
     "der_to_pem",
+    "file_certificates",
+    "file_private_key",
     "key_pem",
     "parse_certificate",
     "parse_certificates",

@@ -37,6 +37,7 @@ from nettls.interfaces.component import Component
 
 from ._common.config import BaseTLSContext, ContextConfig
 from ._common.extensions import ExtendedCertStore, ExtendedTLSContext, ExtendedTLSSession, select_name_certificate
+from ._common.keylog import keylog_path
 from ._common.pem import private_file
 from ._common.sslobject import SSLObjectEngine, ssl_reason
 from ._x509verify import DEVIATIONS as VERIFY_DEVIATIONS
@@ -75,6 +76,9 @@ def native_context(config: ContextConfig) -> ssl.SSLContext:
                 raise CertificateError(f"the certificate and key were refused by ssl: {ssl_reason(exc)}") from exc
     if config.applicationProtocols:
         ctx.set_alpn_protocols(list(config.applicationProtocols))  # a server picks in its own order
+    keylog = keylog_path(config)
+    if keylog is not None:
+        ctx.keylog_filename = keylog  # IKeyLog or SSLKEYLOGFILE: for debugging only
     if server:
         policy = config.clientCertificatePolicy
         if policy != ClientCertificateConstants.CLIENT_CERT_NONE:

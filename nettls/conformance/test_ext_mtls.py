@@ -198,12 +198,16 @@ def test_system_trust_from_the_environment(system_store, harness, pki, tmp_path,
 
 
 @pytest.mark.clause("11.system-trust")
-def test_certifi_where_the_system_has_none(system_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "missing"))
-    assert system_store.loadSystemTrust() is True
-    assert "certifi" in system_store.systemTrustSource
-    assert len(system_store.certificates) > 50, "Mozilla's bundle"
+def test_an_unusable_ssl_cert_file_is_an_error_not_a_fallback(system_store, tmp_path, monkeypatch):
+    """SPEC 14: trust configuration that is set but unusable is an error
+    naming it, never a silent fallback (to certifi or anything else)."""
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(nettls.CertificateError, match="SSL_CERT_FILE") as info:
+        system_store.loadSystemTrust()
+    assert str(missing) in str(info.value)
+    assert system_store.certificates == () and system_store.systemTrustSource is None
 
 
 @pytest.mark.clause("11.system-trust")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["NetworkEndpoint", "MonitorEvent", "VerifyStatus", "EventData"]
+__all__ = ["NetworkEndpoint", "MonitorEvent", "VerifyStatus", "EventData", "VERIFY_PROFILE"]
+
+#: What ``verifyCertificate`` checks on every component (SPEC 6), in one line.
+VERIFY_PROFILE = (
+    "strict and purpose-free: RFC 5280 with the web PKI's structural rules, no EKU, SAN or host name asked "
+    "of the leaf; RSA < 2048 bits, EC < 256 bits, DSA, serial 0 and SHA-1 refused; bounded work"
+)
 
 
 @dataclass(frozen=True)

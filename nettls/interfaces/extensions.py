@@ -17,7 +17,9 @@ from .tlsext import (
     TLS_VERSIONS,
     ClientCertificateConstants,
     IClientCertificates,
+    IEncryptedKeys,
     IEndOfStream,
+    IKeyLog,
     IMinimumVersion,
     INegotiatedProtocol,
     IProtocolNegotiation,
@@ -48,6 +50,8 @@ __all__ = [
     "INegotiatedProtocol",
     "IVerifyResult",
     "IVerifiedChain",
+    "IKeyLog",
+    "IEncryptedKeys",
     "IResumption",
     "IEndOfStream",
     "ClientCertificateConstants",
@@ -128,6 +132,8 @@ EXTENSION_INTERFACES: dict[str, InterfaceClass] = {
         IClientCertificates,
         IServerNameCertificates,
         IVerifyOnConnect,
+        IKeyLog,
+        IEncryptedKeys,
         ISystemTrust,
     )
 }

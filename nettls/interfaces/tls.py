@@ -173,15 +173,23 @@ class ITLSCertStore(Interface):
     certificates = Attribute("The trusted certificates: a tuple of PEM; read-only.")
 
     def addCertificate(pem):
-        """Trust the certificate ``pem`` (str or bytes).
+        """Trust the certificate ``pem`` (str or bytes): exactly one PEM
+        certificate, read by nettls's strict parser (SPEC 14).
 
-        Returns True, or False for input that is not a certificate.
+        Returns True, or False for input that is not a certificate or that
+        would take the store past its limits (4096 certificates, 16 MiB; see
+        ``nettls.components._common.limits``); the reason is logged at
+        WARNING on the ``nettls`` logger.
         """
 
     def loadLocation(path):
         """Trust every certificate in ``path``: a directory of PEM files
-        (such as an OpenSSL hashed directory) or a PEM bundle file.
+        (such as an OpenSSL hashed directory) or a PEM bundle file. Text
+        between certificates (comments) is allowed; a malformed certificate
+        block refuses the whole file, as OpenSSL does.
 
-        Returns True, or False when ``path`` is missing, unreadable or holds
-        no certificate.
+        Returns True, or False when ``path`` is missing, unreadable, holds
+        no certificate, or is past the limits (4 MiB a file, 16 MiB and
+        10,000 entries a call); the reason is logged at WARNING on the
+        ``nettls`` logger.
         """

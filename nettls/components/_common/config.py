@@ -16,8 +16,9 @@ attributes. The methods that set them are in ``extensions.py``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -37,9 +38,13 @@ from nettls.interfaces import (
     TLSContextConstants,
 )
 
+from nettls.escape import escape_control
+
+from . import limits
+from .locations import load_location, log
 from .pem import (
-    PEM_BEGIN,
-    PEM_END,
+    LimitError,
+    as_bytes,
     certificate_pem,
     check_key_matches,
     key_pem,
@@ -62,13 +67,24 @@ __all__ = [
 
 _MODES = (TLSContextConstants.CLIENT, TLSContextConstants.SERVER)
 _CIPHER_SETS = (TLSContextConstants.CIPHER_DEFAULT, TLSContextConstants.CIPHER_ALL)
-_PEM_BLOCK = re.compile(re.escape(PEM_BEGIN) + rb".+?" + re.escape(PEM_END), re.S)
+#: Fields of ``ContextConfig`` that hold certificates, shown by count in its repr.
+_PEM_FIELDS = frozenset({"certificate", "chain", "clientCertificateTrust", "verifyTrust"})
 
 
-@dataclass(frozen=True)
+def _shown(name: str, value: Any) -> str:
+    """How ``ContextConfig``'s repr shows a field: never the key, PEM by count."""
+    if value is None or name not in _PEM_FIELDS | {"privateKey"}:
+        return repr(value)
+    if name == "privateKey":
+        return "<private key>"
+    count = 1 if isinstance(value, str) else len(value)
+    return f"<{count} PEM certificate{'s' if count != 1 else ''}>"
+
+
+@dataclass(frozen=True, repr=False)
 class ContextConfig:
     """A snapshot of an ``ITLSContext``'s public configuration; hashable, so
-    native contexts can be cached by it."""
+    native contexts can be cached by it. Its repr shows no key material."""
 
     mode: int
     certificate: str | None
@@ -90,6 +106,8 @@ class ContextConfig:
     verifyTrust: tuple[str, ...] | None = None
     #: Whether connect() also checks the host name.
     verifyHostName: bool = False
+    #: Where the session keys are logged (IKeyLog); None: SSLKEYLOGFILE, if set.
+    keyLogFile: str | None = None
 
     def __hash__(self) -> int:
         # Every session looks its native context up by its configuration (a
@@ -100,6 +118,10 @@ class ContextConfig:
             cached = hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
             object.__setattr__(self, "_hash", cached)
         return cached
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={_shown(f.name, getattr(self, f.name))}" for f in dataclasses.fields(self))
+        return f"ContextConfig({fields})"
 
     @property
     def server(self) -> bool:
@@ -113,8 +135,37 @@ class ContextConfig:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _canonical_certificates(pems: tuple[Any, ...], what: str) -> tuple[str, ...]:
+    """``pems`` re-encoded by the one parser (SPEC 14), for what another
+    implementation's context or store hands over."""
+    return tuple(certificate_pem(c) for i, pem in enumerate(pems) for c in parse_certificates(pem, f"{what} {i}"))
+
+
+def _canonical_key(pem: Any) -> str:  # not cached: no key outlives its context in a cache
+    return key_pem(parse_private_key(pem, "the context's private key"))
+
+
+def _canonical_certificate(pem: Any, what: str) -> str:
+    return certificate_pem(parse_certificate(pem, what))
+
+
+def _canonical_entry(entry: Any) -> NameCertificate:
+    return NameCertificate(
+        entry.name,
+        _canonical_certificate(entry.certificate, "name certificate"),
+        _canonical_key(entry.privateKey),
+        _canonical_certificates(tuple(entry.chain), "name certificate chain"),
+    )
+
+
 def context_config(ctx: Any) -> ContextConfig:
-    """The configuration of ``ctx``, a context of any component."""
+    """The configuration of ``ctx``, a context of any component.
+
+    A context of another implementation is read through the interfaces
+    and its PEM re-encoded by the one parser (CertificateError if it does
+    not parse), so no library sees text that did not go through it.
+    """
     if isinstance(ctx, BaseTLSContext):
         return ctx._config
     if not ITLSContext.providedBy(ctx):
@@ -126,17 +177,17 @@ def context_config(ctx: Any) -> ContextConfig:
         extras["minimumVersion"] = ctx.minimumVersion
     if IClientCertificates.providedBy(ctx):
         extras["clientCertificatePolicy"] = ctx.clientCertificatePolicy
-        extras["clientCertificateTrust"] = tuple(ctx.clientCertificateTrust)
+        extras["clientCertificateTrust"] = _canonical_certificates(tuple(ctx.clientCertificateTrust), "client certificate trust")
     if IServerNameCertificates.providedBy(ctx):
-        extras["nameCertificates"] = tuple(
-            e if isinstance(e, NameCertificate) else NameCertificate(e.name, e.certificate, e.privateKey, tuple(e.chain))
-            for e in ctx.nameCertificates
-        )
+        extras["nameCertificates"] = tuple(_canonical_entry(e) for e in ctx.nameCertificates)
     if IVerifyOnConnect.providedBy(ctx):
         trust = ctx.verifyTrust
-        extras["verifyTrust"] = None if trust is None else tuple(trust)
+        extras["verifyTrust"] = None if trust is None else _canonical_certificates(tuple(trust), "verification trust")
         extras["verifyHostName"] = bool(ctx.verifyHostName) and trust is not None
-    return ContextConfig(ctx.mode, ctx.certificate, ctx.privateKey, tuple(ctx.chain), ctx.cipherSet, **extras)
+    certificate = None if ctx.certificate is None else _canonical_certificate(ctx.certificate, "the context's certificate")
+    key = None if ctx.privateKey is None else _canonical_key(ctx.privateKey)
+    chain = _canonical_certificates(tuple(ctx.chain), "the context's chain certificate")
+    return ContextConfig(ctx.mode, certificate, key, chain, ctx.cipherSet, **extras)
 
 
 #: The extension settings of a ``ContextConfig`` and their defaults (which
@@ -172,12 +223,25 @@ def check_honoured(session: Any, config: ContextConfig) -> None:
 
 
 def store_certificates(store: Any) -> tuple[str, ...]:
-    """The trusted PEM certificates of ``store``, a store of any component."""
+    """The trusted PEM certificates of ``store``, a store of any component
+    (another implementation's re-encoded by the one parser; one that does
+    not parse is left out, with a WARNING: it cannot be trusted)."""
     if isinstance(store, BaseCertStore):
         return store._certificates
     if not ITLSCertStore.providedBy(store):
         raise TypeError(f"verifyCertificate() takes an ITLSCertStore, not {type(store).__name__}")
-    return tuple(store.certificates)
+    return _foreign_store(tuple(store.certificates))
+
+
+@functools.lru_cache(maxsize=32)
+def _foreign_store(pems: tuple[Any, ...]) -> tuple[str, ...]:
+    kept: list[str] = []
+    for i, pem in enumerate(pems):
+        try:
+            kept.extend(_canonical_certificates((pem,), f"store certificate {i}"))
+        except CertificateError as exc:
+            log.warning("%s; it is not trusted", exc)
+    return tuple(kept)
 
 
 @implementer(ITLSContext)
@@ -235,79 +299,101 @@ class BaseTLSContext(TLSContextConstants):
         return f"<{type(self).__module__}.{type(self).__qualname__} {mode} {cert}>"
 
 
-def chain_pems(chain: Any) -> tuple[str, ...]:
-    """Canonical PEM of a certificate chain given as PEM text or a list of
-    PEM texts (as ``setCertificateChain`` takes it); CertificateError otherwise."""
-    if isinstance(chain, (str, bytes, bytearray)):
+def _chain(chain: Any, what: str, most: int) -> list[Any]:
+    """The certificates of a chain given as PEM text or a list of PEM
+    texts, at most ``most`` of them and ``limits.MAX_CHAIN_BYTES`` of text
+    (LimitError past either, before the rest is read or parsed)."""
+    if isinstance(chain, (str, bytes, bytearray, memoryview)):
         items: list[Any] = [chain]
     else:
         try:
-            items = list(chain)
+            items = list(itertools.islice(iter(chain), most + 1))
         except TypeError:
-            raise CertificateError(f"certificate chain must be a list of PEM certificates, not {type(chain).__name__}") from None
-    pems: list[str] = []
+            raise CertificateError(f"{what} must be a list of PEM certificates, not {type(chain).__name__}") from None
+    if len(items) > most:
+        raise LimitError(f"{what} holds more than {most} certificates, the limit")
+    certificates: list[Any] = []
+    size = 0
     for i, item in enumerate(items):
-        pems.extend(certificate_pem(c) for c in parse_certificates(item, f"chain certificate {i}"))
-    return tuple(pems)
+        raw = as_bytes(item, f"chain certificate {i}")
+        size += len(raw)
+        if size > limits.MAX_CHAIN_BYTES:
+            raise LimitError(f"{what} is over the limit of {limits.MAX_CHAIN_BYTES} bytes of PEM in all")
+        certificates.extend(parse_certificates(raw, f"chain certificate {i}"))
+        if len(certificates) > most:
+            raise LimitError(f"{what} holds more than {most} certificates, the limit")
+    return certificates
 
 
-def _certificates_in(raw: bytes) -> list[str]:
-    """Canonical PEM of each certificate block in ``raw`` that parses."""
-    found = []
-    for block in _PEM_BLOCK.findall(raw):
-        try:
-            found.append(certificate_pem(parse_certificate(block)))
-        except CertificateError:
-            continue
-    return found
+def chain_pems(chain: Any) -> tuple[str, ...]:
+    """Canonical PEM of a certificate chain given as PEM text or a list of
+    PEM texts (as ``setCertificateChain`` takes it); CertificateError otherwise."""
+    return tuple(certificate_pem(c) for c in _chain(chain, "certificate chain", limits.MAX_CONTEXT_CHAIN_CERTIFICATES))
 
 
 @implementer(ITLSCertStore)
 class BaseCertStore:
-    """``net.TLSCertStore`` as a tuple of PEM; see ``ITLSCertStore``."""
+    """``net.TLSCertStore`` as a tuple of PEM; see ``ITLSCertStore``.
+
+    Bounded (``limits.py``): a call that would take the store over its
+    limits, or that reads too much, adds nothing, returns False and logs
+    why as a WARNING on the ``nettls`` logger.
+    """
 
     def __init__(self) -> None:
         self._certificates: tuple[str, ...] = ()
+        self._known: set[str] = set()
+        self._bytes = 0
 
     @property
     def certificates(self) -> tuple[str, ...]:
         return self._certificates
 
     def _add(self, pems: Iterable[str]) -> None:
-        known = set(self._certificates)
-        new = [p for p in dict.fromkeys(pems) if p not in known]
-        if new:
-            self._certificates = self._certificates + tuple(new)
+        """Add canonical PEM not yet held; LimitError (and nothing added) past the store's limits."""
+        new = [p for p in dict.fromkeys(pems) if p not in self._known]
+        if not new:
+            return
+        count = len(self._certificates) + len(new)
+        if count > limits.MAX_STORE_CERTIFICATES:
+            raise LimitError(f"the store would hold {count} certificates, over the limit of {limits.MAX_STORE_CERTIFICATES}")
+        size = self._bytes + sum(len(p) for p in new)
+        if size > limits.MAX_STORE_BYTES:
+            raise LimitError(f"the store would hold {size} bytes of PEM, over the limit of {limits.MAX_STORE_BYTES}")
+        self._certificates = self._certificates + tuple(new)
+        self._known.update(new)
+        self._bytes = size
 
     def addCertificate(self, pem: str | bytes) -> bool:
         try:
-            certs = parse_certificates(pem)
-        except CertificateError:
+            self._add(certificate_pem(c) for c in parse_certificates(pem))
+        except LimitError as exc:
+            log.warning("addCertificate(): %s", exc)
             return False
-        self._add(certificate_pem(c) for c in certs)
+        except CertificateError as exc:  # Dana's False; the reason goes to the log
+            log.warning("addCertificate(): %s", exc)
+            return False
         return True
 
     def loadLocation(self, path: Any) -> bool:
         try:
-            path = os.fspath(path)
-            if os.path.isdir(path):
-                files = sorted(os.path.join(path, name) for name in os.listdir(path))
-            else:
-                files = [path]
-            found: list[str] = []
-            for name in files:
-                if not os.path.isfile(name):
-                    continue
-                try:
-                    with open(name, "rb") as f:
-                        found.extend(_certificates_in(f.read()))
-                except OSError:
-                    continue
-        except (OSError, TypeError, ValueError):
+            shown = escape_control(os.fsdecode(os.fspath(path)))
+        except TypeError as exc:
+            log.warning("loadLocation(): %s", exc)
             return False
-        if not found:
+        try:
+            pems = load_location(path).pems
+            if not pems:
+                missing = not os.path.exists(os.fspath(path))
+                log.warning("loadLocation(%s): %s", shown, "no such file or directory" if missing else "no certificate there")
+                return False
+            self._add(pems)
+        except LimitError as exc:
+            log.warning("loadLocation(%s): %s", shown, exc)
             return False
-        self._add(found)
+        except (OSError, TypeError, ValueError) as exc:  # a typo in a CA path must not pass unseen
+            log.warning("loadLocation(%s): %s", shown, escape_control(exc))
+            return False
         return True
 
     def __repr__(self) -> str:
@@ -323,12 +409,15 @@ def verify_inputs(certificate: Any, chain: Any) -> tuple[Any, list[Any]]:
     leaf = parse_certificate(certificate, "certificate")
     others: list[Any] = []
     if chain is not None:
-        if isinstance(chain, (str, bytes, bytearray)):
+        if isinstance(chain, (str, bytes, bytearray, memoryview)):
             chain = [chain]
         try:
             items = list(chain)
         except TypeError:
             raise CertificateError(f"chain must be a list of PEM certificates or None, not {type(chain).__name__}") from None
+        most = limits.MAX_VERIFY_CHAIN_CERTIFICATES
+        if len(items) > most:  # before parsing: 5,000 certificates would cost their parse first
+            raise CertificateError(f"chain too long: {len(items)} certificates given, at most {most} are accepted")
         for i, item in enumerate(items):
             others.extend(parse_certificates(item, f"chain certificate {i}"))
     return leaf, others

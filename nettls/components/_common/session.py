@@ -275,14 +275,6 @@ class TLSSession(TLSConstants):
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         raise NotImplementedError
 
-    def _verify_pem(self, roots: tuple[str, ...], certificate: Any, chain: Any) -> VerifyStatus | None:
-        """Optional: verify straight from the caller's PEM, parsed by the
-        component's own library (one parse instead of two). None hands the
-        call to the general path (``verify_inputs`` then ``_verify``), which
-        also words every parse error; a component returns None for any
-        input it does not take whole."""
-        return None
-
     # -- handshake ----------------------------------------------------------------
 
     def connect(self, socket: Any) -> int:
@@ -943,14 +935,7 @@ class TLSSession(TLSConstants):
 
     def verifyCertificate(self, store: Any, certificate: Any, chain: Any) -> VerifyStatus:
         roots = store_certificates(store)
-        if roots:
-            try:
-                status = self._verify_pem(roots, certificate, chain)
-            except Exception:  # the general path below says what is wrong
-                status = None
-            if status is not None:
-                return status
-        try:
+        try:  # nettls's one strict PEM parser: libraries get DER (SPEC 14)
             leaf, others = verify_inputs(certificate, chain)
         except CertificateError as exc:
             return VerifyStatus(VerifyStatus.FAIL, None, str(exc))

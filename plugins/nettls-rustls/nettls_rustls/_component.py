@@ -91,12 +91,15 @@ from nettls.components.kit import (
     ExtendedTLSSession,
     SSLObjectEngine,
     VERIFY_DEVIATIONS,
+    keylog_path,
     system_trust,
     verify_chain,
 )
 from nettls.interfaces import (
     CertificateError,
+    IEncryptedKeys,
     IEndOfStream,
+    IKeyLog,
     IMinimumVersion,
     INegotiatedProtocol,
     IProtocolNegotiation,
@@ -352,6 +355,9 @@ def native_context(config: ContextConfig, sni: bool = False) -> rtls.SSLContext:
         ctx.set_ciphers(CIPHERS_ALL)  # TLS 1.2 only; rustls keeps its TLS 1.3 suites
     if config.applicationProtocols:
         ctx.set_alpn_protocols(list(config.applicationProtocols))
+    keylog = keylog_path(config)
+    if keylog is not None:  # IKeyLog or SSLKEYLOGFILE: for debugging only
+        ctx.keylog_filename = keylog
     if config.certificate and config.privateKey:
         pem = "".join(p if p.endswith("\n") else p + "\n" for p in (config.certificate, *config.chain))
         try:
@@ -366,7 +372,7 @@ def native_context(config: ContextConfig, sni: bool = False) -> rtls.SSLContext:
     return ctx
 
 
-@implementer_only(ITLSContext, IVerifyOnConnect, IProtocolNegotiation, IMinimumVersion)
+@implementer_only(ITLSContext, IVerifyOnConnect, IProtocolNegotiation, IMinimumVersion, IKeyLog, IEncryptedKeys)
 class TLSContext(ExtendedTLSContext):
     """``net.TLSContext`` for the rustls component; see ``ITLSContext`` and the
     context extensions it declares. Not ``IServerNameCertificates`` (rtls
@@ -389,6 +395,7 @@ _HONOURED = frozenset(
         "verifyHostName",
         "applicationProtocols",
         "minimumVersion",
+        "keyLogFile",
     }
 )
 
