@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(func=_unavailable(problem or name))
             continue
         help_text = str(module.HELP)
-        p = sub.add_parser(name, help=help_text, description=help_text, conflict_handler="resolve")
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, epilog=getattr(module, "EPILOG", None), conflict_handler="resolve"
+        )
         # Accepted after the command too; a command that defines its own wins.
         p.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         module.add_arguments(p)

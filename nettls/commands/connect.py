@@ -18,14 +18,16 @@ fills the store with the system's roots when no CA is given
 (``IVerifyOnConnect``), so a server that fails gets an alert and nothing
 is sent. Without them it falls back to checking after the handshake.
 
-Exit status: 0 success; 1 the connection, the handshake, the verification
-or the host-name check failed (with ``--verify`` a failed check sends
-nothing); 2 bad usage or an unreadable file.
+Exit status (also in ``--help``): 0 success, a truncated stream included
+(reported); 1 the connection, the handshake, the verification or the
+host-name check failed (with ``--verify`` a failed check sends nothing), or
+the peer sent a fatal alert at any time; 2 bad usage or an unreadable file.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import Any, Callable
@@ -35,9 +37,18 @@ from nettls.escape import escape_control
 from . import _util
 
 HELP = "connect to a TLS server (like openssl s_client): peer chain, protocol, cipher, verification, data"
+EPILOG = (
+    "Exit status: 0 when the exchange ended with the peer's close_notify, with --timeout seconds of "
+    "silence, or with a TCP close without close_notify (a truncation: reported on the last line, as "
+    "servers often end so); 1 when the connection or the handshake failed, a check failed, or the peer "
+    "sent a fatal alert at any time (a TLS 1.3 server refusing the client after the handshake included), "
+    "also with -q; 2 for bad usage or an unreadable file."
+)
 
 #: Plaintext read from the session at a time.
 _READ_SIZE = 65536
+#: Largest --cert, --key or --chain file read.
+_IDENTITY_FILE_LIMIT = 1 << 20
 #: How long close() may take to write close_notify in non-blocking mode.
 _CLOSE_WAIT = 1.0
 
@@ -63,7 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PROTOCOLS",
         help="application protocols to offer with ALPN, comma separated (such as h2,http/1.1)",
     )
-    parser.add_argument("--send", metavar="TEXT", help="text to send (default: standard input, when it is not a terminal)")
+    parser.add_argument(
+        "--send",
+        metavar="TEXT",
+        help="text to send, with the escapes \\r \\n \\t \\0 \\\\ and \\xNN (default: standard input, when it "
+        "is not a terminal)",
+    )
+    parser.add_argument("--crlf", action="store_true", help="send each line feed as CR LF (as openssl s_client -crlf)")
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
@@ -78,14 +95,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="bound on the TCP connect and on the TLS handshake (default: 10)",
     )
+    _util.add_identity_arguments(parser, "a PEM client certificate to present when the server asks (mutual TLS)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only what arrives (and errors)")
     _util.add_component_option(parser)
     _util.add_tcp_component_option(parser)
 
 
+#: The escapes --send takes, and the bytes they stand for.
+_ESCAPES = {b"\\": b"\\", b"r": b"\r", b"n": b"\n", b"t": b"\t", b"0": b"\0"}
+_ESCAPE = re.compile(rb"\\(\\|r|n|t|0|x[0-9a-fA-F]{2})")
+
+
+def unescape(text: str) -> bytes:
+    """``text`` as UTF-8 with ``\\r``, ``\\n``, ``\\t``, ``\\0``, ``\\\\`` and
+    ``\\xNN`` turned into the bytes they name (any other backslash stays)."""
+
+    def byte(match: re.Match[bytes]) -> bytes:
+        code = match.group(1)
+        return bytes([int(code[1:], 16)]) if code[:1] == b"x" else _ESCAPES[code]
+
+    return _ESCAPE.sub(byte, text.encode("utf-8"))
+
+
 def _payload(args: argparse.Namespace) -> bytes:
     if args.send is not None:
-        return str(args.send).encode("utf-8")
+        data = unescape(str(args.send))
+    else:
+        data = _stdin()
+    if args.crlf:
+        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return data
+
+
+def _stdin() -> bytes:
     stdin = sys.stdin
     if stdin is None or stdin.closed:
         return b""
@@ -146,6 +188,13 @@ def _client_context(tls_c: _util.TLSClasses, args: argparse.Namespace, built: tu
             ctx.setApplicationProtocols(protocols)
         except (TypeError, ValueError) as exc:
             raise _util.UsageError(f"--alpn: {_util.one_line(exc)}") from None
+    if args.cert is not None:
+        cert, key, chain = _util.read_identity(args, _IDENTITY_FILE_LIMIT)
+        ctx.setCertificate(cert, key)
+        if chain:
+            ctx.setCertificateChain(chain)
+    elif args.key is not None or args.chain is not None or args.key_password_file is not None:
+        raise _util.UsageError("--key, --chain and --key-password-file need --cert")
     one_step = bool(
         args.verify and built is not None and IVerifyOnConnect.providedBy(ctx) and IServerName.implementedBy(tls_c.TLS)
     )
@@ -277,11 +326,26 @@ def _after_handshake(
             raise _util.CheckFailed(f"sending failed: {_util.error_text(exc)}") from None
     out.line(f"--- sent {len(payload)} bytes; printing what arrives until the peer closes or {args.timeout:g} s pass without data")
     ended = _receive(session, sock, tcp_c, args.timeout, out.data)
+    alert = _peer_alert(session)
     sent_close = _close(session, sock, tcp_c)
     out.line(f"--- {ended}; " + ("close_notify sent" if sent_close else "session closed"))
+    if alert is not None:
+        # A TLS 1.3 server refuses a client (certificate_required, ...) after
+        # the client's handshake is done: still a failure (SPEC 12).
+        raise _util.CheckFailed(f"the peer sent a fatal alert: {alert}")
     if problem is not None:
         raise _util.CheckFailed(problem)
     return _util.EXIT_OK
+
+
+def _peer_alert(session: Any) -> str | None:
+    """The failure reason when the session ended on an alert from the peer, else None."""
+    from nettls.interfaces import ISessionInfo
+
+    if not ISessionInfo.providedBy(session) or session.getStatus() != session.FAIL:
+        return None
+    reason = session.getFailureReason()
+    return reason if reason and "alert" in reason.lower() else None
 
 
 def _report_checks(out: _Output, session: Any, chain: list[str], built: tuple[Any, str] | None, name: str) -> str | None:

@@ -1,0 +1,90 @@
+"""``nettls connect`` as a user runs it: mutual TLS, a server that refuses
+the client after a TLS 1.3 handshake, escapes in --send, --crlf, and an
+encrypted key with --key-password-file. Real peers: ``openssl s_server``
+and ``nettls serve`` in a thread."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nettls.conformance import make_pki
+from nettls.conformance._openssl import s_server, write_identity
+from nettls.conformance.pki import ENCRYPTED_KEY_PASSWORD
+
+from _edge import port_of, serve_thread
+from _serving import serve_process
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def nettls_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "nettls.cli", *args], input=stdin, capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_tls13_refusal_after_the_handshake_exits_1(tmp_path: Path, quiet: bool) -> None:
+    """The server asks for a client certificate and requires one (s_server
+    -Verify): in TLS 1.3 its certificate_required alert comes after the
+    client's handshake is done. connect must still fail, saying so."""
+    pki = make_pki()
+    files = write_identity(tmp_path, pki.ec)
+    proc, port = s_server(files, "-Verify", "1", "-CAfile", files["root"], "-tls1_3")
+    with proc:
+        args = ["connect", f"127.0.0.1:{port}", "--hostname", "localhost", "--cafile", files["root"], "--verify",
+                "--send", "hi", "--timeout", "1"]  # fmt: skip
+        done = nettls_cli(*args, *(["-q"] if quiet else []))
+    assert done.returncode == 1, done
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and "alert" in lines[0], lines
+
+
+def test_mutual_tls_with_cert_and_key(tmp_path: Path) -> None:
+    pki = make_pki()
+    files = write_identity(tmp_path, pki.ec)
+    client = tmp_path / "client.pem"
+    client.write_text(pki.client.cert_pem + "".join(pki.client.chain_pems) + pki.client.key_pem())
+    (tmp_path / "client-root.pem").write_text(pki.client.root.cert_pem)
+    proc, port = s_server(files, "-Verify", "1", "-CAfile", str(tmp_path / "client-root.pem"), "-tls1_3")
+    with proc:
+        done = nettls_cli("connect", f"127.0.0.1:{port}", "--hostname", "localhost", "--cafile", files["root"],
+                          "--verify", "--cert", str(client), "--send", "abc\\n", "--timeout", "1")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert b"cba" in done.stdout, "s_server -rev echoes the line reversed"
+
+
+def test_send_escapes_and_crlf_reach_the_peer_as_bytes() -> None:
+    with serve_thread("stdlib") as server:
+        port = str(port_of(server))
+        done = nettls_cli("connect", f"127.0.0.1:{port}", "-q", "--send", "a\\x41\\tb\\r\\n\\\\", "--timeout", "0.5")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == b"aA\tb\r\n\\"
+        done = nettls_cli("connect", f"127.0.0.1:{port}", "-q", "--crlf", "--timeout", "0.5", stdin=b"x\ny\r\n")
+        assert done.stdout == b"x\r\ny\r\n"
+
+
+def test_serve_and_connect_take_an_encrypted_key_with_its_password_file(tmp_path: Path) -> None:
+    pki = make_pki()
+    cert, key, password = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "password.txt"
+    cert.write_text(pki.ec.cert_pem + "".join(pki.ec.chain_pems))
+    key.write_text(pki.ec.key_pem("encrypted"))
+    password.write_bytes(ENCRYPTED_KEY_PASSWORD + b"\n")
+    no_password = nettls_cli("serve", "--port", "0", "--cert", str(cert), "--key", str(key))
+    assert no_password.returncode == 2 and b"encrypted" in no_password.stderr, no_password.stderr
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_bytes(b"not it\n")
+    refused = nettls_cli("serve", "--port", "0", "--cert", str(cert), "--key", str(key), "--key-password-file", str(wrong))
+    assert refused.returncode == 2 and b"password" in refused.stderr and b"not it" not in refused.stderr
+    root = tmp_path / "root.pem"
+    root.write_text(pki.ec.root.cert_pem)
+    client = tmp_path / "client.pem"
+    client.write_text(pki.client.cert_pem + pki.client.key_pem("encrypted"))
+    with serve_process("--cert", str(cert), "--key", str(key), "--key-password-file", str(password)) as server:
+        done = nettls_cli("connect", f"127.0.0.1:{server.port}", "--hostname", "localhost", "--cafile", str(root),
+                          "--cert", str(client), "--key-password-file", str(password), "--send", "ping",
+                          "--timeout", "0.5")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert b"ping" in done.stdout
