@@ -1,6 +1,8 @@
 """The contenders: each nettls component in each mode, and what a user would
 use instead (raw ``ssl.SSLSocket``, raw pyOpenSSL over a socket, and the
-pure-Python ``ssl.SSLObject`` over ``MemoryBIO`` loop as a reference).
+pure-Python ``ssl.SSLObject`` over ``MemoryBIO`` loop as a reference); and
+asyncio streams on ``nettls.aio`` (``aio``) against asyncio's own TLS
+(``asyncio``).
 
 Every contender is an ``Endpoint`` class with the same four operations, so
 the benchmarks drive them all with the same code:
@@ -13,13 +15,15 @@ the benchmarks drive them all with the same code:
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
-from typing import Any, ClassVar
+from typing import Any, Awaitable, ClassVar, TypeVar
 
 from OpenSSL import SSL, crypto
 
 import nettls
+import nettls.aio
 from nettls.interfaces import TLSError
 
 from ._common import Pki
@@ -27,6 +31,7 @@ from ._common import Pki
 __all__ = ["CONTENDERS", "Endpoint", "make_endpoint_class"]
 
 HOST = "127.0.0.1"
+T = TypeVar("T")
 
 
 class Endpoint:
@@ -373,6 +378,134 @@ class _Nettls(Endpoint):
         self.sock.disconnect()
 
 
+# -- asyncio streams: nettls.aio, and asyncio's own ssl ----------------------------------------
+
+#: One event loop per process for the asyncio contenders (made on first use);
+#: each operation runs it until that operation completes.
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _run(coro: Awaitable[T]) -> T:
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP.run_until_complete(coro)
+
+
+class _AsyncioStreams(Endpoint):
+    """``asyncio`` streams over TLS: ``writer.write()`` then ``await
+    writer.drain()`` per chunk, ``await reader.read(size)``, as an asyncio
+    program does."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def _open(cls, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        raise NotImplementedError
+
+    @classmethod
+    async def _serve(cls, callback: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _port(cls, server: Any) -> int:
+        return int(server.port)
+
+    @classmethod
+    def listen(cls) -> tuple[Any, int]:
+        """A listening server whose connections ``server()`` takes, and its port."""
+        accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+        async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await accepted.put((reader, writer))
+
+        server = _run(cls._serve(on_client))
+        return (server, accepted), cls._port(server)
+
+    @classmethod
+    def client(cls, port: int) -> Endpoint:
+        return cls(*_run(cls._open(port)))
+
+    @classmethod
+    def server(cls, listener: Any) -> Endpoint:
+        return cls(*_run(listener[1].get()))
+
+    def send_all(self, chunk: memoryview, count: int) -> None:
+        async def send() -> None:
+            write, drain = self.writer.write, self.writer.drain
+            for _ in range(count):
+                write(chunk)
+                await drain()
+
+        _run(send())
+
+    def recv_total(self, total: int, size: int) -> int:
+        async def receive() -> int:
+            read, got = self.reader.read, 0
+            while got < total:
+                data = await read(size)
+                if not data:
+                    break
+                got += len(data)
+            return got
+
+        return _run(receive())
+
+    def drop(self) -> None:
+        self.writer.transport.abort()
+        _run(asyncio.sleep(0))  # let connection_lost run
+
+
+class AioStreams(_AsyncioStreams):
+    """``nettls.aio`` streams (``open_connection``/``start_server``) on the stdlib component."""
+
+    name = "nettls.aio streams (stdlib)"
+    _server_ctx: ClassVar[Any]
+    _client_ctx: ClassVar[Any]
+
+    @classmethod
+    def prepare(cls, pki: Pki) -> None:
+        Ctx = nettls.resolve("net.TLSContext", component="stdlib")
+        server = Ctx(Ctx.SERVER)
+        server.setCertificate(pki.leaf, pki.key)
+        server.setCertificateChain(pki.chain)
+        cls._server_ctx, cls._client_ctx = server, Ctx(Ctx.CLIENT)
+
+    @classmethod
+    async def _open(cls, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await nettls.aio.open_connection(HOST, port, context=cls._client_ctx)
+
+    @classmethod
+    async def _serve(cls, callback: Any) -> Any:
+        return await nettls.aio.start_server(callback, HOST, 0, context=cls._server_ctx)
+
+
+class AsyncioSSL(_AsyncioStreams):
+    """asyncio's own TLS (``open_connection``/``start_server`` with ``ssl=``)."""
+
+    name = "asyncio streams (ssl)"
+    _server_ctx: ClassVar[ssl.SSLContext]
+    _client_ctx: ClassVar[ssl.SSLContext]
+
+    @classmethod
+    def prepare(cls, pki: Pki) -> None:
+        cls._server_ctx, cls._client_ctx = _ssl_contexts(pki)
+
+    @classmethod
+    async def _open(cls, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(HOST, port, ssl=cls._client_ctx)
+
+    @classmethod
+    async def _serve(cls, callback: Any) -> Any:
+        return await asyncio.start_server(callback, HOST, 0, ssl=cls._server_ctx)
+
+    @classmethod
+    def _port(cls, server: Any) -> int:
+        return int(server.sockets[0].getsockname()[1])
+
+
 def make_endpoint_class(component: str, nonblocking: bool) -> type[Endpoint]:
     mode = "non-blocking" if nonblocking else "blocking"
     return type(
@@ -391,14 +524,18 @@ CONTENDERS: dict[str, type[Endpoint]] = {
     "stdlib-nb": make_endpoint_class("stdlib", True),
     "pyopenssl": make_endpoint_class("pyopenssl", False),
     "pyopenssl-nb": make_endpoint_class("pyopenssl", True),
+    "asyncio": AsyncioSSL,
+    "aio": AioStreams,
 }
 
 
 def listener_for(name: str) -> tuple[Any, int]:
     """A listening socket for contender ``name`` (a nettls one for nettls) and its port."""
     cls = CONTENDERS[name]
+    if issubclass(cls, _AsyncioStreams):
+        return cls.listen()
     if issubclass(cls, _Nettls):
-        server = nettls.resolve("net.TCPServerSocket", component="tcp")()
+        server: Any = nettls.resolve("net.TCPServerSocket", component="tcp")()
         server.bind(HOST, 0, True)
         return server, server.getLocalEndpoint().port
     sock = socket.socket()
@@ -409,7 +546,10 @@ def listener_for(name: str) -> tuple[Any, int]:
 
 
 def close_listener(listener: Any) -> None:
-    if isinstance(listener, socket.socket):
+    if isinstance(listener, tuple):  # an asyncio contender's (server, queue)
+        listener[0].close()
+        _run(listener[0].wait_closed())
+    elif isinstance(listener, socket.socket):
         listener.close()
     else:
         listener.unbind()

@@ -64,6 +64,8 @@ def _cpu_seconds(pid: int) -> float:
 def _start_server(kind: str, files: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
     if kind == "asyncio":
         cmd = [sys.executable, "-m", "bench._asyncio_echo", files["cert"], files["key"]]
+    elif kind.startswith("aio-"):  # an echo server on nettls.aio.start_server over that component
+        cmd = [sys.executable, "-m", "bench._aio_echo", files["cert"], files["key"], kind[4:]]
     else:
         cmd = [
             sys.executable, "-c", "import sys; from nettls.cli import main; sys.exit(main())",

@@ -24,6 +24,8 @@ CHECKED = [
     "nettls/capabilities.py",
     "nettls/client.py",
     "nettls/x509.py",
+    "nettls/aio",
+    "nettls/httpx",
     "nettls/components",
     "nettls/pki.py",
 ]
