@@ -30,3 +30,16 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
     page = (tmp_path / "site" / "reference" / "interfaces" / "index.html").read_text()
     for name in ("ITLS", "verifyCertificate", "getPeerCertChain", "ITCPMonitor"):
         assert name in page, f"the reference lacks {name}"
+
+
+def test_components_page_lists_every_deviation() -> None:
+    """docs/components.md shows each component's deviation table whole."""
+    import nettls
+
+    page = (ROOT / "docs" / "components.md").read_text()
+    for status in nettls.registry.components():
+        if status.component is None or status.name == "tcp":
+            continue
+        assert f"### {status.name}" in page
+        for case in status.component.deviations:
+            assert f"`{case}`" in page, f"docs/components.md lacks {status.name}'s deviation {case}"
