@@ -88,3 +88,34 @@ def test_serve_and_connect_take_an_encrypted_key_with_its_password_file(tmp_path
                           "--timeout", "0.5")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert b"ping" in done.stdout
+
+
+def test_conformance_without_pytest_says_what_to_install() -> None:
+    """Run where pytest cannot be imported."""
+    code = (
+        "import sys, importlib.util; sys.modules['pytest'] = None;"
+        "from nettls.cli import main; sys.exit(main(['conformance', 'stdlib']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 2, done
+    assert b"nettls[test]" in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_components_lists_the_deviations_on_request() -> None:
+    import nettls
+
+    done = nettls_cli("components", "--component", "pyopenssl", "--deviations")
+    assert done.returncode == 0, done.stderr
+    for case in nettls.registry.component("pyopenssl").deviations:
+        assert case.encode() in done.stdout
+
+
+def test_verify_checks_a_host_name_on_request(tmp_path: Path) -> None:
+    pki = make_pki()
+    leaf, root = tmp_path / "leaf.pem", tmp_path / "root.pem"
+    leaf.write_text(pki.ec.cert_pem + "".join(pki.ec.chain_pems))
+    root.write_text(pki.ec.root.cert_pem)
+    good = nettls_cli("verify", str(leaf), "--cafile", str(root), "--hostname", "localhost")
+    assert good.returncode == 0 and b"host name: localhost matches" in good.stdout, good
+    bad = nettls_cli("verify", str(leaf), "--cafile", str(root), "--hostname", "www.example.com", "-q")
+    assert bad.returncode == 1 and b"www.example.com" in bad.stdout, bad

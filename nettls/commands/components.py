@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show only this component (default: every component found)",
     )
+    parser.add_argument(
+        "--deviations",
+        action="store_true",
+        help="list each component's known deviations from the contract, with the reason",
+    )
 
 
 def _extensions_of(classes: list[type]) -> list[str]:
@@ -89,8 +94,14 @@ def run(args: argparse.Namespace) -> int:
             out.append(f"    requires: {', '.join(comp.requires)}")
         ext = _extensions_of(list(comp.provides.values()))
         out.append(f"    extensions: {', '.join(ext) or 'none'}")
-        if comp.deviations:
-            out.append(f"    known deviations: {len(comp.deviations)} (see 'nettls conformance')")
+        if comp.deviations and args.deviations:
+            out.append(f"    known deviations ({len(comp.deviations)}, each a strict expected failure of the suite):")
+            out += [f"      {case}: {reason}" for case, reason in comp.deviations.items()]
+        elif comp.deviations:
+            out.append(
+                f"    known deviations: {len(comp.deviations)} (listed by 'nettls components --deviations', "
+                "and in docs/components.md)"
+            )
         if status.origin:
             out.append(f"    from {status.origin}")
 

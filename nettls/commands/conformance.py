@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import inspect
 import sys
 from typing import Any, Callable, Mapping
@@ -54,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _find_run() -> Callable[..., Any]:
     """``run`` from ``nettls.conformance`` (or its ``runner`` module)."""
+    try:
+        has_pytest = importlib.util.find_spec("pytest") is not None
+    except ValueError:  # a module entry without a spec: not a usable pytest
+        has_pytest = False
+    if not has_pytest:
+        raise _util.UsageError(
+            "the conformance suite runs on pytest, which is not installed: pip install 'nettls[test]'"
+        )
     try:
         package = importlib.import_module("nettls.conformance")
     except ImportError as exc:

@@ -31,13 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     trust = parser.add_mutually_exclusive_group()
     trust.add_argument("--cafile", metavar="FILE", help="PEM file of trusted CA certificates")
     trust.add_argument("--capath", metavar="DIR", help="directory of trusted PEM CA certificates (such as an OpenSSL hashed directory)")
+    parser.add_argument(
+        "--hostname",
+        metavar="NAME",
+        help="also check that the certificate is valid for this host name or IP address (RFC 6125)",
+    )
     _util.add_component_option(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only OK or FAIL and the reason")
 
 
 def run(args: argparse.Namespace) -> int:
-    from nettls.interfaces import VerifyStatus
-
     classes = _util.tls_classes(args.component)
     certs = _util.load_certificates(args.cert, "CERT")
     chain = certs[1:]
@@ -52,13 +55,16 @@ def run(args: argparse.Namespace) -> int:
     # verifyCertificate works on a session that never connected (SPEC section 6).
     session = classes.TLS(classes.TLSContext(classes.TLSContext.CLIENT))
     status = session.verifyCertificate(store, leaf_pem, chain_pems or None)
-    ok = status.status == VerifyStatus.OK
+    mismatch = _util.check_host_name(leaf_pem, args.hostname) if args.hostname is not None else None
+    ok = status.ok and mismatch is None
 
     out: list[str] = []
     if ok:
         out.append(f"{args.cert}: OK")
-    else:
+    elif not status.ok:
         out.append(f"{args.cert}: FAIL: {_util.one_line(status.failedReason or 'no reason given')}")
+    else:
+        out.append(f"{args.cert}: FAIL: {_util.one_line(mismatch)}")
     if not args.quiet:
         out += _util.certificate_lines(certs[0], indent="  ")
         n = len(chain_pems)
@@ -66,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  trusted:  {trusted}")
         out.append(f"  component: {classes.name}")
         out.append(f"  profile:  {VERIFY_PROFILE}")
-        if not ok:
+        if args.hostname is not None:
+            name = escape_control(args.hostname)
+            out.append(f"  host name: {name} " + ("matches" if mismatch is None else "does not match"))
+        if not status.ok:
             if status.failedCertificate:
                 try:
                     info = _util.describe_certificate(status.failedCertificate)
