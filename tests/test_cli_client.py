@@ -119,3 +119,23 @@ def test_verify_checks_a_host_name_on_request(tmp_path: Path) -> None:
     assert good.returncode == 0 and b"host name: localhost matches" in good.stdout, good
     bad = nettls_cli("verify", str(leaf), "--cafile", str(root), "--hostname", "www.example.com", "-q")
     assert bad.returncode == 1 and b"www.example.com" in bad.stdout, bad
+
+
+@pytest.mark.parametrize("kind, needle", [("expired", "expired"), ("not_yet_valid", "not valid before"), ("rsa", "not valid for 127.0.0.2")])
+def test_serve_warns_about_a_certificate_clients_will_refuse(tmp_path: Path, kind: str, needle: str) -> None:
+    pki = make_pki()
+    identity = getattr(pki, kind)
+    cert = tmp_path / "cert.pem"
+    cert.write_text(identity.cert_pem + "".join(identity.chain_pems) + identity.key_pem())
+    host = "127.0.0.2" if kind == "rsa" else "127.0.0.1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nettls.cli", "serve", "--host", host, "--port", "0", "--cert", str(cert)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert any(proc.stdout.readline().startswith(b"listening on") for _ in range(5)), "serve still starts"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert needle.encode() in err, err

@@ -145,6 +145,8 @@ def _make_server(args: argparse.Namespace) -> Any:
     from nettls.server import Server
 
     certificate, key, chain = _certificate_inputs(args)
+    if certificate is not None:
+        _warn_about_certificate(certificate, args.host)
     try:
         return Server(
             args.host,
@@ -166,6 +168,30 @@ def _make_server(args: argparse.Namespace) -> Any:
         raise _util.UsageError(f"{where}: {_util.one_line(exc)}") from None
     except ValueError as exc:
         raise _util.UsageError(_util.one_line(exc)) from None
+
+
+def _warn_about_certificate(pem: str, host: str) -> None:
+    """Log at WARNING what a client will refuse: a certificate expired or not
+    yet valid, or not valid for the host the server listens on (when that
+    is a name or a specific address). The server starts all the same."""
+    import datetime
+
+    from nettls.hostname import check_host_name
+
+    info = _util.describe_certificate(pem)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now > info.not_after:
+        log.warning("the certificate expired on %s: clients will refuse it", info.not_after.strftime("%Y-%m-%d %H:%M UTC"))
+    elif now < info.not_before:
+        log.warning("the certificate is not valid before %s: clients will refuse it", info.not_before.strftime("%Y-%m-%d %H:%M UTC"))
+    if host.upper().startswith("ANY") or host in ("0.0.0.0", "::"):
+        return
+    try:
+        problem = check_host_name(pem, host)
+    except ValueError:  # a host nettls cannot name-check (an interface name, ...): nothing to say
+        return
+    if problem is not None:
+        log.warning("the certificate is not valid for %s, where the server listens: %s", host, problem)
 
 
 def _write_ca(pem: str) -> str:
