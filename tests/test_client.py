@@ -114,3 +114,16 @@ def test_resolve_tls_substitution_is_logged(caplog: pytest.LogCaptureFixture) ->
         for name, component in before.items():
             if component is not None:
                 nettls.link(name, component)
+
+
+def test_handshakes_are_logged_at_debug(echo_server: tuple[int, str], caplog: pytest.LogCaptureFixture) -> None:
+    """The nettls logger says each handshake's outcome at DEBUG (silent unless asked)."""
+    port, ca = echo_server
+    with caplog.at_level(logging.DEBUG, logger="nettls"):
+        with nettls.connect_tls("127.0.0.1", port, cafile=ca, server_name="localhost"):
+            pass
+        with pytest.raises(nettls.TLSHandshakeError):
+            nettls.connect_tls("127.0.0.1", port, cafile=ca, server_name="www.example.com")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("nettls")]
+    assert any("handshake done" in m and "TLSv1.3" in m for m in messages), messages
+    assert any("handshake failed" in m for m in messages), messages

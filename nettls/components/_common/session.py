@@ -133,6 +133,7 @@ error by the engine (``EngineError``, kept as ``__cause__``).
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import select
 import threading
@@ -155,11 +156,16 @@ from nettls.interfaces import (
     VerifyStatus,
 )
 
+from nettls.escape import escape_control
+
 from .config import ContextConfig, check_honoured, context_config, store_certificates, verify_inputs
 from .engine import RECORD_PLAINTEXT, Engine, EngineEOF, EngineError, fail_with_alert
 from .events import Event
 from .pem import der_to_pem
 from .streamargs import as_view, check_recv_size
+
+#: DEBUG: each handshake's outcome (protocol and cipher, or the reason).
+log = logging.getLogger("nettls.session")
 
 __all__ = ["Engine", "EngineError", "EngineEOF", "State", "TLSSession"]
 
@@ -332,6 +338,9 @@ class TLSSession(TLSConstants):
                     self._state = _OPEN
                     self._status = self.OK
                     self._notify_if_queued()
+                    if log.isEnabledFor(logging.DEBUG):
+                        side = "server" if self._server else "client"
+                        log.debug("%s %s handshake done: %s, %s", self.component, side, engine.version(), engine.cipher())
                     return self.OK
                 if pulled and self._nonblocking:
                     self._drained = False  # the call made its one read (SPEC 14): the next one reads
@@ -355,6 +364,7 @@ class TLSSession(TLSConstants):
 
     def _handshake_failed(self, reason: str, exc: BaseException) -> int:
         self._fail(reason)
+        log.debug("%s handshake failed: %s", self.component, escape_control(reason))
         if self._nonblocking:
             return self.FAIL
         raise TLSHandshakeError(f"TLS handshake failed ({self.component}): {reason}") from (exc.__cause__ or exc)
