@@ -125,10 +125,16 @@ def test_verify_without_sni_gets_the_wrong_certificate_and_sends_nothing(peer: P
     out = result.stdout
     assert "Server name: 127.0.0.1 (an address: no SNI sent)" in out
     assert "refused during the handshake" in out
+    assert "Not sending anything" in out and "TERCES" not in out
+    assert result.stderr.count("\n") == 1
+    if nettls.registry.component(component).client_verifies_chain:
+        # rustls refuses the name inside its own verifier and hands out no
+        # certificate it refused (its deviation table says so): no chain to show.
+        assert "127.0.0.1" in result.stderr
+        return
     assert "subject:  O=nettls, CN=default.invalid" in out
     assert "Verification: OK" in out and "Host name: FAIL" in out
-    assert "Not sending anything" in out and "TERCES" not in out
-    assert result.stderr.count("\n") == 1 and "host name check failed" in result.stderr
+    assert "host name check failed" in result.stderr
 
 
 def test_hostname_names_the_server(peer: Peer) -> None:

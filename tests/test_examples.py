@@ -153,7 +153,9 @@ def test_tls_client_refuses_a_server_it_cannot_verify(serve: list[Server], pki_f
     serve.append(server)
     result = client("tls_client.py", port, "--cafile", pki_files["wrong_ca"], env=links(None))
     assert result.returncode == 1
-    assert "verification failed" in result.stderr
+    # Refused after the handshake by verifyCertificate (Dana's way), or in it
+    # where the context verifies on connect (the example asks it to).
+    assert "verification failed" in result.stderr or "certificate verify failed" in result.stderr
     server.finish()
 
 

@@ -281,6 +281,10 @@ def _refused(out: _Output, session: Any, built: tuple[Any, str] | None, name: st
     reason = _util.one_line(result.failedReason or "no reason given")
     out.line(f"TLS handshake: FAIL: the server's certificate was refused during the handshake (component {component}): {reason}")
     chain = session.getPeerCertChain()
+    if not chain:  # a library that hands out no certificate it refused (rustls)
+        out.line("Peer certificate chain: not handed out by the component for a refused certificate")
+        out.line("Not sending anything: the peer did not verify (--verify)")
+        raise _util.CheckFailed(f"verification failed during the handshake: {reason}")
     problem = _report_checks(out, session, chain, built, name)
     out.line("Not sending anything: the peer did not verify (--verify)")
     if problem is None:  # the handshake's TLS profile refused what the purpose-free check accepts
