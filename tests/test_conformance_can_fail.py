@@ -1,154 +1,114 @@
-"""The conformance suite can fail, and its plugin stays out of other test runs.
+"""The conformance suite can fail, clause by clause, and its plugin stays
+out of other test runs.
 
-Deliberately broken components (subclasses of whatever the registry's
-``stdlib`` and ``tcp`` classes are) are registered at run time by a small
-plugin module, and the suite runs against them in a subprocess (so they
-never reach this process's registry). Each must fail exactly the clauses
-its breakage violates, while the real component passes them.
+Every clause of ``nettls.conformance.CLAUSES`` has a mutant in
+``tests/mutants/``: a real component with one realistic bug that breaks
+that clause. Each runs in a subprocess with its own clause selected; the
+clause must fail it, while the unbroken base (the control) passes it. The
+core mutants are stripped of every extension interface and run with no
+``openssl`` or ``curl`` on PATH: a core clause catches a core bug by itself.
+(The mutants of the extension clauses are in ``test_ext_conformance_can_fail``.)
 """
 
 from __future__ import annotations
 
-import json
+import importlib
+import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 
+import nettls.conformance
+from nettls.conformance import CLAUSES
+from nettls.conformance.checks import check_core
+from nettls.conformance.makers import TLSKit
+
+from mutants import MUTANTS, load_all
+from mutants.run import batches, run_batch, run_suite, verdicts
+
 pytest_plugins = ["pytester"]
 
-BROKEN_COMPONENTS = '''
-import os
-import socket
-import struct
-
-import nettls
-from nettls import Component, VerifyStatus
-
-TLS = nettls.resolve("net.TLS", component="stdlib")
-CONTEXT = nettls.resolve("net.TLSContext", component="stdlib")
-STORE = nettls.resolve("net.TLSCertStore", component="stdlib")
+load_all()
 
 
-class NoLeafTLS(TLS):
-    """Forgets the leaf at the head of the chain."""
-
-    def getPeerCertChain(self):
-        return super().getPeerCertChain()[1:]
-
-
-class OverReportingTLS(TLS):
-    """Claims every send() wrote everything."""
-
-    def send(self, data):
-        super().send(data)
-        return len(memoryview(data).cast("B"))
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("batch", batches(full=False), ids=lambda b: b.id)
+def test_core_mutants_are_caught_by_their_own_clause(batch, tmp_path):
+    problems = verdicts(batch, run_batch(batch, tmp_path))
+    assert not problems, "\n".join(problems)
 
 
-class LaxVerifyTLS(TLS):
-    """Trusts everything."""
+def test_composable_checks_pass_a_component_and_catch_a_mutant():
+    """checks.check_core on classes given as a TLSKit, registered or not."""
+    from mutants.bases import FullContext, FullStore, FullTLS, PlainContext, PlainStore
+    from mutants.tls_core import StatusKeptAfterData
 
-    def verifyCertificate(self, store, certificate, chain):
-        return VerifyStatus(VerifyStatus.OK)
+    check_core(TLSKit("unregistered stdlib", FullTLS, FullContext, FullStore, chain_in_handshake=False))
+    broken = TLSKit("status-kept-after-data", StatusKeptAfterData, PlainContext, PlainStore, chain_in_handshake=False)
+    with pytest.raises(AssertionError, match="getStatus"):
+        check_core(broken)
 
 
-def tls_component(name, tls, deviations=None):
-    nettls.registry.register(
-        Component(
-            name=name,
-            provides={"net.TLS": tls, "net.TLSContext": CONTEXT, "net.TLSCertStore": STORE},
-            deviations=deviations or {},
-        )
+def test_every_clause_has_a_mutant():
+    caught = {m.clause for m in MUTANTS.values()}
+    missing = [clause for clause in CLAUSES if clause not in caught]
+    assert not missing, f"clauses without a mutant in tests/mutants: {missing}"
+    unknown = sorted({m.clause for m in MUTANTS.values()} - set(CLAUSES))
+    assert not unknown, f"mutants of clauses the suite does not have: {unknown}"
+
+
+def _suite_clauses() -> dict[str, list[str]]:
+    """clause id -> the suite's tests marked with it (module.function)."""
+    found: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(nettls.conformance.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"nettls.conformance.{info.name}")
+        for name, fn in vars(module).items():
+            if name.startswith("test_") and callable(fn) and getattr(fn, "__module__", None) == module.__name__:
+                for mark in getattr(fn, "pytestmark", []):
+                    if mark.name == "clause" and mark.args:
+                        found.setdefault(mark.args[0], []).append(f"{info.name}.{name}")
+    return found
+
+
+def test_every_clause_has_a_test():
+    found = _suite_clauses()
+    missing = [clause for clause in CLAUSES if clause not in found]
+    assert not missing, f"clauses in CLAUSES that no test of the suite checks: {missing}"
+    unknown = sorted(set(found) - set(CLAUSES))
+    assert not unknown, f"tests marked with clauses CLAUSES does not have: {unknown}"
+
+
+def test_docs_map_every_clause_to_existing_tests():
+    """docs/conformance.md names every clause, and every test it names exists."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "conformance.md").read_text()
+    missing = [clause for clause in CLAUSES if f"| {clause} |" not in text]
+    assert not missing, f"clauses docs/conformance.md's kill table does not list: {missing}"
+    tests = {t for names in _suite_clauses().values() for t in names}
+    named = set(re.findall(r"(test_\w+)::(test_\w+)", text))
+    unknown = sorted(f"{m}::{f}" for m, f in named if f"{m}.{f}" not in tests)
+    assert not unknown, f"docs/conformance.md names tests the suite does not have: {unknown}"
+
+
+@pytest.mark.timeout(300)
+def test_declared_deviation_is_expected_and_a_stale_one_fails(tmp_path):
+    outcome = run_suite(
+        tmp_path,
+        ["declared-deviation", "stale-deviation"],
+        ["6.peer-chain", "6.verify-fail"],
+        env={"NETTLS_MUTANT_DEVIATIONS": "1"},
     )
-
-
-tls_component("no-leaf", NoLeafTLS)
-tls_component("over-report", OverReportingTLS)
-tls_component("lax-verify", LaxVerifyTLS)
-DROPS_LEAF = "drops the leaf, and says so"
-tls_component(
-    "no-leaf-declared",
-    NoLeafTLS,
-    {
-        "6.peer-chain:client_sees_chain_as_sent": DROPS_LEAF,
-        "6.peer-chain:chain_order_is_kept": DROPS_LEAF,
-        "6.peer-chain:session_client_to_openssl_server": DROPS_LEAF,
-    },
-)
-tls_component("stale-deviation", TLS, {"6.verify-fail:expired_leaf": "a deviation it does not have"})
-
-SOCKET = nettls.resolve("net.TCPSocket", component="tcp")
-
-
-class AbruptSocket(SOCKET):
-    """disconnect() resets the connection: queued bytes are thrown away."""
-
-    def disconnect(self):
-        fd = self.fileno()
-        if fd >= 0:
-            with socket.socket(fileno=os.dup(fd)) as dup:
-                dup.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        super().disconnect()
-
-
-nettls.registry.register(
-    Component(
-        name="tcp-abrupt",
-        provides={
-            "net.TCPSocket": AbruptSocket,
-            "net.TCPServerSocket": nettls.resolve("net.TCPServerSocket", component="tcp"),
-            "net.TCPMonitor": nettls.resolve("net.TCPMonitor", component="tcp"),
-        },
-    )
-)
-'''
-
-
-def run_suite(pytester, *args):
-    """Run the suite in a subprocess with the broken components registered;
-    returns the pytest result and the clause table."""
-    pytester.makepyfile(broken_components=BROKEN_COMPONENTS)
-    report = pytester.path / "table.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "broken_components", "-p", "no:cacheprovider", "-rxX", "--pyargs", "nettls.conformance",
-        "--nettls-report", str(report), *args, timeout=300,
-    )
-    table = json.loads(report.read_text()) if report.exists() else {}
-    return result, table
-
-
-def _cells(table, clause):
-    assert clause in table, f"clause {clause} did not run; table: {table}"
-    return table[clause]
-
-
-def test_broken_tls_components_are_caught(pytester):
-    names = ["stdlib", "no-leaf", "over-report", "lax-verify", "no-leaf-declared", "stale-deviation"]
-    clauses = ["6.peer-chain", "6.verify-ok", "6.verify-fail", "7.send-count", "7.delivery"]
-    args = [a for n in names for a in ("--nettls-component", n)] + [a for c in clauses for a in ("--nettls-clause", c)]
-    result, table = run_suite(pytester, *args)
-    output = result.stdout.str()
+    table, output = outcome.table, outcome.output
     assert table, output[-5000:]
-    for clause in clauses:
-        assert _cells(table, clause)["stdlib"] == "pass", f"the control failed {clause}:\n{output[-5000:]}"
-    assert _cells(table, "6.peer-chain")["no-leaf"] == "fail"
-    assert _cells(table, "7.send-count")["over-report"] == "fail"
-    assert _cells(table, "7.delivery")["over-report"] == "fail"
-    assert _cells(table, "6.verify-fail")["lax-verify"] == "fail"
-    assert _cells(table, "6.verify-ok")["lax-verify"] == "pass", "a lax verifier still accepts good paths"
     # A declared deviation is an expected failure, never a silent skip ...
-    assert _cells(table, "6.peer-chain")["no-leaf-declared"] == "deviation"
-    assert "drops the leaf, and says so" in output
+    assert table["6.peer-chain"]["declared-deviation"] == "deviation", output[-5000:]
+    assert "gives the intermediates root-first, and says so" in output
     # ... and a deviation that no longer fails shows up as a failure.
-    assert _cells(table, "6.verify-fail")["stale-deviation"] == "fail"
+    assert table["6.verify-fail"]["stale-deviation"] == "fail"
     assert "XPASS(strict)" in output
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-
-
-def test_resetting_tcp_component_loses_one_way_data(pytester):
-    result, table = run_suite(
-        pytester, "--nettls-component", "stdlib", "--nettls-tcp", "tcp-abrupt", "--nettls-clause", "7.one-way"
-    )
-    assert _cells(table, "7.one-way-tls13")["stdlib"] == "fail", result.stdout.str()[-5000:]
-    result.stdout.fnmatch_lines(["*lost data*"])
+    assert outcome.returncode == pytest.ExitCode.TESTS_FAILED
 
 
 def test_suite_is_inert_without_the_option(pytester):

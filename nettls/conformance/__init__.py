@@ -14,7 +14,9 @@ The makers the suite is built on are public, for a component's own tests:
 ``make_pki()`` (certificates), ``tcp_pair()`` (a connected loopback TCP
 pair), ``handshake()``, ``Harness`` (TLS pairs in either mode, cleaned up
 for you), ``Driver`` and ``SendLedger`` (non-blocking I/O with the SPEC 7
-checks after every call). Everything reaches components through the
+checks after every call). ``nettls.conformance.checks`` has the core
+checks as functions of a ``Harness`` (``check_core(TLSKit(...))`` for classes
+that are not registered). Everything reaches components through the
 registry only.
 
 This package is imported by pytest in every run (its plugin is a pytest11

@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import random
 import socket as _socket
+import contextlib
 import struct
-from typing import Any
+import time
+from typing import Any, Iterator
 
 import pytest
 from zope.interface import implementer
 
-from nettls.interfaces import ISelectable, ITCPSocket
+from nettls.interfaces import ISelectable, ITCPSocket, TLSConstants
 
+from .kits import LOOPBACK
 from .pki import PKI
 
 #: Ids of the malformed inputs tried everywhere a PEM is taken.
@@ -57,16 +60,25 @@ def require_interface(obj: Any, iface: Any, what: str) -> None:
 
 
 def reset(sock: Any) -> None:
-    """Disconnect ``sock`` with a TCP reset (SO_LINGER 0) instead of a FIN.
+    """Disconnect ``sock`` with a TCP reset (RST) instead of a FIN.
 
-    Needs ``ISelectable.fileno()``; skips the test otherwise.
+    Needs ``ISelectable.fileno()``; skips the test otherwise. The
+    connection is dropped behind the component's back: a second descriptor
+    of it gets SO_LINGER 0, the component's descriptor is pointed at
+    ``/dev/null``, and closing the second one then ends the connection with
+    a reset alone (a ``disconnect()`` that shuts the socket down first
+    would send a FIN ahead of it). ``sock`` is disconnected after that.
     """
     require_interface(sock, ISelectable, "fileno() is needed to reset a connection")
     fd = sock.fileno()
-    # A second descriptor of the same socket: the option applies to the
-    # socket, and closing the duplicate leaves the connection open.
     with _socket.socket(fileno=os.dup(fd)) as dup:
         dup.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, struct.pack("ii", 1, 0))
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, fd)  # the component's descriptor no longer holds the connection
+        finally:
+            os.close(null)
+    # The last descriptor is closed: the kernel sent the reset.
     sock.disconnect()
 
 
@@ -127,3 +139,86 @@ class SocketWrapper:
 
     def connected(self) -> bool:
         return self.inner.connected()
+
+
+#: Bound of a loop that waits for data to arrive (calls, each ~10 ms apart).
+_POLLS = 500
+
+
+def drain(session: Any) -> None:
+    """A non-blocking ``recv()`` until it returns ``b""`` (bounded)."""
+    for _ in range(_POLLS):
+        if not session.recv(65536):
+            return
+    raise AssertionError(f"recv() did not return b'' in {_POLLS} calls")
+
+
+def recv_some(session: Any, n: int) -> bytes:
+    """Non-blocking ``recv(n)`` until it returns data (bounded); the data."""
+    for _ in range(_POLLS):
+        data = session.recv(n)
+        if data:
+            return bytes(data)
+        if session.getStatus() == TLSConstants.FAIL:
+            raise AssertionError("the stream ended while waiting for data")
+        time.sleep(0.01)
+    raise AssertionError(f"no data after {_POLLS} recv() calls")
+
+
+def settle(session: Any) -> None:
+    """Let the peer's post-handshake messages (TLS 1.3 tickets) arrive and be
+    read, so that a later ``recv()`` finds nothing."""
+    time.sleep(0.05)
+    drain(session)
+
+
+def monitor_events(monitor: Any, ms: int = 200, *, want: Any = None, timeout: float = 3.0) -> list[Any]:
+    """wait() until an event matching ``want`` (or any) shows; returns the events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = monitor.wait(ms)
+        if events and (want is None or any(want(e) for e in events)):
+            return events
+        if time.monotonic() > deadline:
+            return events
+
+
+def ipv6_loopback() -> bool:
+    if not _socket.has_ipv6:
+        return False
+    try:
+        with _socket.socket(_socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def unanswering_listener(fillers: int = 4) -> Iterator[int]:
+    """A loopback port whose listener never answers a new connection: its
+    accept queue (backlog 0) is full, so the kernel drops further SYNs.
+    Yields the port; skips where the queue cannot be filled."""
+    listener = _socket.socket()
+    queued = []
+    try:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(fillers):
+            filler = _socket.socket()
+            queued.append(filler)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((LOOPBACK, port))
+        with _socket.socket() as probe:
+            probe.settimeout(0.3)
+            try:
+                probe.connect((LOOPBACK, port))
+                pytest.skip("this kernel answers connections past a full accept queue")
+            except TimeoutError:
+                pass
+        yield port
+    finally:
+        for sock in (*queued, listener):
+            sock.close()

@@ -93,6 +93,8 @@ CLAUSES: dict[str, str] = {
     "11.minimum-version": "setMinimumVersion: TLSv1.3 refuses TLS 1.2 peers; nothing below TLSv1.2",
     "11.client-certificates": "a server requests or requires a client certificate, verifies it, sees it",
     "11.system-trust": "loadSystemTrust fills a store from the system (certifi where it has none)",
+    "11.key-log": "IKeyLog: the session keys go to the file set on the context (NSS format, mode 0600)",
+    "11.encrypted-keys": "IEncryptedKeys: an encrypted PKCS#8 key with its password; a wrong one is refused, never shown",
     "11.resumption": "a client resumes an earlier session with its resumption data; isResumed() says so",
     "11.end-of-stream": "endedCleanly(): close_notify from a truncation or reset",
     "11.ext-context-any": "a session honours the extension settings of another component's context",

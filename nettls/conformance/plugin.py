@@ -17,11 +17,10 @@ Run it::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SUITE_DIR = Path(__file__).resolve().parent
+from .outcomes import in_suite
+
 SUITE_PLUGIN_NAME = "nettls-conformance-suite"
 INERT_REASON = (
     "nettls conformance suite: pass --nettls-component NAME (repeatable, or 'all') to run it, "
@@ -73,14 +72,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
         suite.activate(config)
         config.pluginmanager.register(suite, SUITE_PLUGIN_NAME)
-
-
-def in_suite(item: pytest.Item) -> bool:
-    """True for a test collected from the suite's own modules."""
-    try:
-        return Path(item.path).resolve().is_relative_to(SUITE_DIR)
-    except (OSError, ValueError):
-        return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,134 +2,29 @@
 
 ``run(["stdlib", "pyopenssl"])`` runs ``pytest --pyargs nettls.conformance``
 with those components and returns ``{clause id: {component: outcome}}``,
-clauses in SPEC order, where an outcome is one of:
-
-- ``"pass"``: every case of the clause passed for the component;
-- ``"fail"``: at least one case failed (or passed against a declared
-  deviation: a stale entry);
-- ``"deviation"``: no case failed, and at least one failed as the
-  component's deviation table says it does;
-- ``"skip"``: every case was skipped (an extension the component does not
-  provide, a tool that is missing);
-- ``"n/a"``: no case of the clause concerns the component (a TCP clause
-  for a TLS component).
+clauses in SPEC order (the outcomes are described in ``outcomes.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
 from typing import Sequence, TextIO
 
 import pytest
 
-from .clauses import CLAUSES, clause_sort_key
+from .outcomes import COLLECTOR_KEY, OUTCOMES, ItemInfo, OutcomeCollector, format_table
 
 __all__ = ["run", "format_table", "OutcomeCollector", "ItemInfo", "OUTCOMES"]
-
-#: Outcomes by rank: a clause takes the highest of its cases.
-OUTCOMES = ("skip", "pass", "deviation", "fail")
-NOT_APPLICABLE = "n/a"
-_RANK = {name: i for i, name in enumerate(OUTCOMES)}
-
-
-@dataclass(frozen=True)
-class ItemInfo:
-    """What the suite knows of one collected test."""
-
-    clause: str
-    components: tuple[str, ...]  #: the selected components the test involves
-    keys: tuple[str, ...]  #: the deviation keys naming it, most specific first
-
-
-INFO_KEY = pytest.StashKey[ItemInfo]()
-
-
-def _classify(report: pytest.TestReport) -> str | None:
-    if hasattr(report, "wasxfail"):
-        if report.skipped:
-            return "deviation"
-        return "fail" if report.failed else "pass"
-    if report.failed:
-        return "fail"
-    if report.skipped:
-        return "skip"
-    return "pass" if report.when == "call" else None
-
-
-class OutcomeCollector:
-    """A pytest plugin recording the outcome of every suite test."""
-
-    def __init__(self) -> None:
-        self.infos: dict[str, ItemInfo] = {}
-        self.outcomes: dict[str, str] = {}
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        for item in session.items:
-            info = item.stash.get(INFO_KEY, None)
-            if info is not None:
-                self.infos[item.nodeid] = info
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.nodeid not in self.infos:
-            return
-        outcome = _classify(report)
-        if outcome is None:
-            return
-        previous = self.outcomes.get(report.nodeid)
-        if previous is None or _RANK[outcome] > _RANK[previous]:
-            self.outcomes[report.nodeid] = outcome
-
-    def table(self, components: Sequence[str]) -> dict[str, dict[str, str]]:
-        """``{clause: {component: outcome}}`` over the tests that ran."""
-        cells: dict[str, dict[str, str]] = {}
-        for nodeid, outcome in self.outcomes.items():
-            info = self.infos[nodeid]
-            row = cells.setdefault(info.clause, {})
-            for name in info.components:
-                previous = row.get(name)
-                if previous is None or _RANK[outcome] > _RANK[previous]:
-                    row[name] = outcome
-        return {
-            clause: {name: cells[clause].get(name, NOT_APPLICABLE) for name in components}
-            for clause in sorted(cells, key=clause_sort_key)
-            if any(name in cells[clause] for name in components)
-        }
-
-
-COLLECTOR_KEY = pytest.StashKey[OutcomeCollector]()
-
-
-def format_table(table: dict[str, dict[str, str]], *, describe: bool = True) -> str:
-    """The table as aligned text: one row per clause, one column per component."""
-    if not table:
-        return ""
-    components = list(next(iter(table.values())))
-    width = max(len("clause"), *(len(c) for c in table))
-    widths = [max(len(c), *(len(o) for o in OUTCOMES), len(NOT_APPLICABLE)) for c in components]
-    head = ["clause".ljust(width), *(c.ljust(w) for c, w in zip(components, widths))]
-    lines = ["  ".join(head).rstrip()]
-    for clause, row in table.items():
-        cells = [clause.ljust(width), *(row[c].ljust(w) for c, w in zip(components, widths))]
-        if describe:
-            cells.append(CLAUSES.get(clause, ""))
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 class _Grab:
     """Takes the suite's collector when the in-process run ends."""
 
     collector: OutcomeCollector | None = None
-    components: tuple[str, ...] = ()
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        from .suite import selection
-
         self.collector = config.stash.get(COLLECTOR_KEY, None)
-        if self.collector is not None:
-            self.components = selection(config).components
 
 
 def run(
@@ -183,4 +78,4 @@ def run(
     ):
         text = sink.getvalue() if isinstance(sink, io.StringIO) else ""
         raise RuntimeError(f"the conformance suite did not run (pytest exit {int(code)}): {text[-2000:]}")
-    return grab.collector.table(grab.components)
+    return grab.collector.table()

@@ -30,11 +30,12 @@ import nettls
 from nettls.interfaces import RegistryError
 
 from .clauses import CLAUSES
-from .plugin import in_suite
-from .runner import COLLECTOR_KEY, INFO_KEY, ItemInfo, OutcomeCollector, format_table
+from .kits import DEFAULT_TIMEOUT
+from .outcomes import COLLECTOR_KEY, INFO_KEY, ItemInfo, OutcomeCollector, format_table, in_suite
 
-#: Bound of one conformance test, given to pytest-timeout where installed.
-TEST_TIMEOUT = 30.0
+#: Bound of one conformance test, given to pytest-timeout where installed: a
+#: few of the waits a test may make, each bounded by ``DEFAULT_TIMEOUT``.
+TEST_TIMEOUT = 3 * DEFAULT_TIMEOUT
 
 #: Parameters whose values are component names (not part of a case name).
 COMPONENT_PARAMS = (
@@ -107,7 +108,7 @@ def activate(config: pytest.Config) -> None:
         raise pytest.UsageError(f"nettls conformance: {exc}") from None
     config.stash[_SELECTION] = selection
     config.addinivalue_line("markers", "nettls_not_selected: no selected component provides what the test needs")
-    collector = OutcomeCollector()
+    collector = OutcomeCollector(selection.components)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "nettls-conformance-outcomes")
 
@@ -214,6 +215,20 @@ def pair_harness(tcp_name: str | None, pki: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def tcp(tcp_component: str) -> Any:
+    """The ``TCPKit`` (TCPSocket, TCPServerSocket, TCPMonitor) of the TCP component under test."""
+    from .kits import TCPKit
+
+    return TCPKit.of(tcp_component)
+
+
+@pytest.fixture
+def pair(tcp_harness: Any) -> tuple[Any, Any]:
+    """A connected ``(client, server)`` pair of the TCP component under test, blocking."""
+    return tuple(tcp_harness.tcp_pair())
+
+
+@pytest.fixture
 def tcp_harness(tcp_component: str, pki: Any) -> Iterator[Any]:
     """A ``Harness`` whose TCP component is the one under test (TLS: the linked one)."""
     from .makers import Harness
@@ -291,7 +306,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("nettls_report")
     collector = session.config.stash.get(COLLECTOR_KEY, None)
     if path and collector is not None:
-        table = collector.table(selection(session.config).components)
+        table = collector.table()
         with open(path, "w", encoding="utf-8") as report:
             json.dump(table, report, indent=1)
 
@@ -300,7 +315,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
-    table = collector.table(selection(config).components)
+    table = collector.table()
     if table:
         terminalreporter.write_sep("=", "nettls conformance: clauses")
         terminalreporter.write_line(format_table(table))

@@ -7,8 +7,9 @@ import pytest
 from nettls import TLSError
 
 from ._support import payload
+from .checks import check_close_by_send_buffer
 from .makers import BLOCKING, NONBLOCKING, read_to_end
-from .test_sendbuffer import stuff
+from .driver import stuff
 
 OK, FAIL, WAIT_READ, WAIT_WRITE = 1, 0, 2, 3
 
@@ -72,6 +73,11 @@ def test_nonblocking_close_writes_the_queue_first(harness):
     pair.driver.run_until(lambda: not client.pending, "close() to finish")
     assert client.result == OK
     assert got == data, "close() lost or reordered queued bytes"
+
+
+@pytest.mark.clause("6.close")
+def test_nonblocking_close_finished_by_send_buffer_alone(harness):
+    check_close_by_send_buffer(harness)
 
 
 @pytest.mark.clause("6.eof")

@@ -6,18 +6,16 @@ these cases with the reason.
 
 from __future__ import annotations
 
-import socket as _socket
-import ssl
 import time
-import warnings
 
 import pytest
 
 import nettls
 from nettls.interfaces import ISessionInfo, ITimeout
 
+from . import pyssl
 from ._support import require_interface
-from .makers import BLOCKING, LOOPBACK, Background, bind_server, flush_socket, set_timeout
+from .makers import BLOCKING, Background, bind_server, flush_socket, set_timeout
 
 OK, FAIL = 1, 0
 
@@ -69,6 +67,22 @@ def test_blocking_recv_times_out(harness):
 
 
 @pytest.mark.clause("11.timeout")
+def test_blocking_send_times_out(harness):
+    pair = harness.tls_pair(BLOCKING)
+    require_interface(pair.client_socket, ITimeout, "socket timeouts")
+    pair.client_socket.setTimeout(0.3)
+    sending = Background(pair.client.send, bytes(32 << 20), name="send()")  # the server never reads
+    with pytest.raises(TimeoutError) as info:
+        try:
+            sending.join(5.0)
+        except TimeoutError as exc:
+            if "still running" in str(exc):
+                raise AssertionError("a blocking send() to a peer that does not read ignored setTimeout(0.3)") from None
+            raise
+    assert isinstance(info.value, nettls.TLSError), "a session's timeout is a TLSError that is also a TimeoutError"
+
+
+@pytest.mark.clause("11.timeout")
 def test_blocking_handshake_times_out(harness):
     kit = harness.kit
     client_sock, _silent_server = harness.tcp_pair()
@@ -82,31 +96,13 @@ def test_blocking_handshake_times_out(harness):
     assert isinstance(info.value, nettls.TLSError)
 
 
-def _old_client(port: int) -> str:
-    """A Python ``ssl`` client that offers only TLS 1.1; returns its error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-    with _socket.create_connection((LOOPBACK, port), timeout=5) as raw:
-        try:
-            with ctx.wrap_socket(raw, server_hostname="localhost"):
-                return "handshake succeeded"
-        except (ssl.SSLError, OSError) as exc:
-            return str(exc)
-
-
 @pytest.mark.clause("11.alert-delivery")
 def test_refusal_alert_reaches_the_peer(harness, pki, mode):
     """A server refusing TLS 1.1 has handed its protocol_version alert to
     the socket by the time accept() fails; flushing the socket delivers it."""
     kit = harness.kit
     listener, port = bind_server(harness.tcp)
-    client = Background(_old_client, port, name="TLS 1.1 client")
+    client = Background(lambda: pyssl.client(port, lambda tls: "handshake succeeded", versions=pyssl.TLS11), name="TLS 1.1 client")
     sock = harness.tcp_kit.TCPSocket()
     try:
         assert sock.accept(listener) is True

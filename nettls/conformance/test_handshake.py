@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -10,8 +11,10 @@ from nettls import TLSError, TLSHandshakeError
 from nettls.interfaces import ISelectable
 
 from ._support import SocketWrapper, reset
-from .makers import BLOCKING, NONBLOCKING, Background, status_name
+from .hello import ALERT, HANDSHAKE, SERVER_HELLO, client_hello
+from .makers import BLOCKING, LOOPBACK, NONBLOCKING, Background, bind_server, set_timeout, status_name
 from .pki import same_certificate
+from .driver import stuff
 
 OK, FAIL, WAIT_READ, WAIT_WRITE = 1, 0, 2, 3
 
@@ -33,6 +36,79 @@ def test_nonblocking_handshake_reports_waits(harness):
         assert set(history[:-1]) <= {WAIT_READ, WAIT_WRITE}, f"{side}: {[status_name(r) for r in history]}"
     # The client cannot finish before the server has answered.
     assert pair.endpoint("client").history[0] in (WAIT_READ, WAIT_WRITE)
+
+
+def _answer(raw: socket.socket, wait: float) -> tuple[int, int] | None:
+    """The first record type (and handshake type) the peer sent on ``raw``
+    within ``wait`` seconds; None when nothing came."""
+    raw.settimeout(wait)
+    got = b""
+    try:
+        while len(got) < 6:
+            more = raw.recv(6 - len(got))
+            if not more:
+                break
+            got += more
+    except TimeoutError:
+        pass
+    return (got[0], got[5] if len(got) == 6 else -1) if got else None
+
+
+@pytest.mark.clause("6.handshake")
+@pytest.mark.parametrize("size", [20_000, 40_000])
+def test_large_client_hello_gets_an_answer(harness, pki, mode, size):
+    """A legal ClientHello larger than a library's input buffer, in several
+    records: the server answers it (its ServerHello, or an alert if it will
+    not take one so large) or fails its accept() at once; it never waits for
+    input the client did not send."""
+    kit = harness.kit
+    listener, port = bind_server(harness.tcp)
+    raw = socket.create_connection((LOOPBACK, port), timeout=harness.timeout)
+    harness.callback(raw.close)
+    sock = harness.tcp_kit.TCPSocket()
+    try:
+        assert sock.accept(listener) is True
+    finally:
+        listener.unbind()
+    harness.callback(sock.disconnect)
+    set_timeout(sock, harness.timeout)
+    server = kit.TLS(kit.server_context(pki.ec))
+    raw.sendall(client_hello(size))
+    wait = min(5.0, harness.timeout)
+    if mode == BLOCKING:
+        accepting = Background(_outcome, lambda: server.accept(sock), name="server accept()")
+        deadline = time.monotonic() + wait
+        answer = None
+        while answer is None and time.monotonic() < deadline and not accepting.done():
+            answer = _answer(raw, 0.05)
+        refused = answer is None and accepting.done() and isinstance(accepting.join(), TLSError)
+        raw.close()  # ends the handshake the server is waiting in
+        accepting.join()
+    else:
+        driver = harness.driver()
+        ep = driver.add(server, sock, name="server", data="server")
+        ep.begin(lambda: server.accept(sock), "accept()")
+        deadline = time.monotonic() + wait
+        answer = None
+        while answer is None and time.monotonic() < deadline and ep.pending:
+            driver.step(10)
+            answer = _answer(raw, 0.001)
+        refused = answer is None and ep.result == FAIL
+    if refused:
+        return  # the library will not take a ClientHello this large, and said so at once
+    assert answer is not None, f"the server neither answered a {size}-byte ClientHello nor failed within {wait} s"
+    record, message = answer
+    assert record in (HANDSHAKE, ALERT), f"the server answered with record type {record}"
+    if record == HANDSHAKE:
+        assert message == SERVER_HELLO, f"the server's first handshake message is type {message}, not ServerHello"
+
+
+def _outcome(call):
+    """``call()``'s result, or the TLSError it raised."""
+    try:
+        return call()
+    except TLSError as exc:
+        return exc
 
 
 @pytest.mark.clause("6.role")
@@ -60,6 +136,39 @@ def test_get_socket(harness, mode):
     pair = harness.tls_pair(mode)
     assert pair.client.getSocket() is pair.client_socket
     assert pair.server.getSocket() is pair.server_socket
+
+
+@pytest.mark.clause("6.get-socket")
+def test_get_socket_at_every_moment(harness, mode):
+    """The very socket given, from connect()/accept() on: during a
+    non-blocking handshake, after the peer closed, after close()."""
+    pair = harness.tls_pair(mode, do_handshake=False)
+    assert pair.client.getSocket() is None and pair.server.getSocket() is None
+    if mode == NONBLOCKING:
+        pair.client.setNonBlocking()
+        assert pair.client.connect(pair.client_socket) in (WAIT_READ, WAIT_WRITE)
+        assert pair.client.getSocket() is pair.client_socket, "during the handshake"
+        pair.driver.add(pair.client, pair.client_socket, name="client")
+    pair.handshake()
+    assert pair.close("server") == OK
+    assert pair.server.getSocket() is pair.server_socket, "after close()"
+    assert pair.read_to_end("client") == b""
+    assert pair.client.getSocket() is pair.client_socket, "after the peer closed"
+    assert pair.close("client") == OK
+    assert pair.client.getSocket() is pair.client_socket, "after close()"
+
+
+@pytest.mark.clause("6.get-socket")
+def test_get_socket_after_a_failed_handshake(harness, mode):
+    kit = harness.kit
+    client_sock, server_sock = harness.tcp_pair()
+    server_sock.disconnect()
+    client = kit.TLS(kit.client_context())
+    try:
+        _client_handshake(harness, mode, client, client_sock)
+    except TLSError:
+        pass
+    assert client.getSocket() is client_sock
 
 
 @pytest.mark.clause("6.no-verify")
@@ -118,6 +227,33 @@ def test_non_blocking_socket_makes_session_non_blocking(harness):
     assert ep.result == OK
     assert bg.join() == OK
     assert client.recv(10) == b"" and client.getStatus() == WAIT_READ
+
+
+@pytest.mark.clause("6.mode")
+def test_socket_keeps_its_own_send_wait_data(harness):
+    """A session made non-blocking by its socket leaves the socket's own
+    sendWaitData alone: the socket's sendWait carries the socket's data, the
+    session's carries the session's (SPEC 6, 7)."""
+    kit = harness.kit
+    client_sock, server_sock = harness.tcp_pair()
+    assert client_sock.setNonBlocking("socket data") is True
+    socket_events: list[object] = []
+    client_sock.sendWait.subscribe(socket_events.append)
+    server, client = kit.TLS(kit.server_context(harness.pki.ec)), kit.TLS(kit.client_context())
+    driver = harness.driver()
+    sep = driver.add(server, server_sock, name="server", data="server")
+    cep = driver.add(client, client_sock, name="client")  # non-blocking by its socket
+    assert driver.handshake(sep, cep) == (OK, OK)
+    assert client.setNonBlocking("session data") is True
+    cep.ledger.expected_details = "session data"
+    sep.unwatch()
+    data = stuff(cep)
+    assert socket_events, "the socket queued ciphertext the session gave it, so its sendWait fired"
+    for event in socket_events:
+        assert event.source is client_sock and event.details == "socket data", f"the socket's sendWait carried {event!r}"
+    sep.watch()
+    driver.run_until(lambda: len(sep.received) >= len(data) and cep.idle, "the data")
+    assert bytes(sep.received) == data
 
 
 @pytest.mark.clause("6.socket-interface")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .checks import check_peer_certificates
 from .pki import same_certificate
 
 
@@ -64,6 +65,11 @@ def test_nothing_before_the_handshake(kit):
     session = kit.TLS(kit.client_context())
     assert session.getPeerCertificate() is None
     assert session.getPeerCertChain() == []
+
+
+@pytest.mark.clause("6.peer-certificate")
+def test_peer_certificate_at_every_moment(harness, mode):
+    check_peer_certificates(harness, mode)
 
 
 @pytest.mark.clause("8.secure-defaults")

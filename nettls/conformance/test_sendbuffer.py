@@ -8,35 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from .makers import BLOCKING, NONBLOCKING, Endpoint
+from .driver import stuff
+from .makers import BLOCKING, NONBLOCKING
 from ._support import payload
 
 OK, FAIL, WAIT_READ, WAIT_WRITE = 1, 0, 2, 3
-
-#: Give up stuffing after this much: the kernel should have pushed back long before.
-STUFF_LIMIT = 64 << 20
-
-
-def stuff(ep: Endpoint, *, extra: int = 3, chunk: int = 65536) -> bytes:
-    """Send from ``ep`` while the peer does not read, until a send() leaves
-    bytes queued; then ``extra`` more sends, which only add to the queue.
-    Returns everything given to send()."""
-    sent = bytearray()
-    seed = 100
-    while ep.ledger.unsent == 0:
-        if len(sent) >= STUFF_LIMIT:
-            raise AssertionError(f"send() wrote {len(sent)} bytes to a peer that does not read: nothing was queued")
-        data = payload(chunk, seed)
-        seed += 1
-        ep.ledger.send(data)
-        sent += data
-    for _ in range(extra):
-        data = payload(chunk, seed)
-        seed += 1
-        assert ep.ledger.send(data) == 0 or ep.tls, "send() with bytes queued returned more than 0"
-        sent += data
-    return bytes(sent)
-
 
 def finish(pair, data: bytes) -> None:
     """Let the server read and the client flush; check every byte arrived once, in order."""
@@ -71,6 +47,40 @@ def test_send_wait_fires_once_per_call_with_its_data(harness):
     assert client.ledger.events[0].source is pair.client
     finish(pair, data)
     assert removed == [], "an unsubscribed listener was called"
+
+
+@pytest.mark.clause("7.send-wait")
+def test_send_wait_listener_rules(harness):
+    """IEvent and SPEC 7: a listener subscribed twice is called once; listeners
+    run in subscription order, before the call that fired returns, with no
+    lock held (each calls methods of the session: a lock held would
+    deadlock them); unsubscribing one never
+    subscribed does nothing."""
+    pair = harness.tls_pair(NONBLOCKING)
+    client = pair.endpoint("client")
+    session = pair.client
+    calls: list[tuple[str, int, object]] = []
+
+    def first(event):
+        calls.append(("first", session.getBufferUnsent(), session.getStatus()))
+
+    def second(event):
+        calls.append(("second", session.getBufferUnsent(), session.getSocket()))
+
+    session.sendWait.subscribe(first)
+    session.sendWait.subscribe(first)
+    session.sendWait.subscribe(second)
+    session.sendWait.unsubscribe(lambda event: None)
+    pair.endpoint("server").unwatch()
+    data = stuff(client, extra=0)
+    assert [name for name, *_ in calls] == ["first", "second"], f"listeners called {calls}"
+    assert calls[0][1] > 0, "the listener runs before send() returns, with the bytes still queued"
+    assert calls[0][2] in (OK, WAIT_READ, WAIT_WRITE), "getStatus() from a listener answers"
+    assert calls[1][2] is pair.client_socket
+    session.sendWait.unsubscribe(first)
+    session.sendWait.unsubscribe(second)
+    pair.endpoint("server").watch()
+    finish(pair, data)
 
 
 @pytest.mark.clause("7.delivery")

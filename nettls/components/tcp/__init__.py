@@ -12,9 +12,10 @@ modules, each opening with its own theory of operation:
   Linux and ``selectors`` elsewhere.
 - ``_addresses``: argument checks and ``NetworkEndpoint`` helpers.
 - ``_errors``: ``ConnectTimeoutError`` and the rewording of ``OSError``.
+- ``_io``: waiting for a socket to turn readable, and draining unread input.
 
-Imports run one way: ``_errors`` and ``_addresses`` import nothing of the
-package, ``_server`` imports them, ``_socket`` imports them and ``_server``
+Imports run one way: ``_errors``, ``_addresses`` and ``_io`` import nothing
+of the package, ``_server`` imports them, ``_socket`` imports them and ``_server``
 (``accept`` takes a ``TCPServerSocket``), and ``_monitor`` needs none of
 them: it reaches a socket through ``ISelectable`` (and, in the selectors
 fallback, a ``TCPSocket``'s ``_peer_gone`` looked up by name).

@@ -30,6 +30,7 @@ from nettls.interfaces import (
 
 from ._addresses import _check_address, _check_port, _endpoint, _show
 from ._errors import _os_error
+from ._io import _wait_readable
 
 __all__ = ["TCPServerSocket"]
 
@@ -136,6 +137,15 @@ class TCPServerSocket(TCPServerSocketConstants):
         return f"<TCPServerSocket {where} {mode}>"
 
     # internals
+
+    def _await_connection(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for a connection; TimeoutError if none came.
+        Returns at once when unbound or unbound meanwhile (``_accept`` then
+        says so). Two threads waiting on one listener may both wake for one
+        connection: the one that does not get it waits in ``_accept``."""
+        sock = self._sock
+        if sock is not None and not _wait_readable(sock, seconds):
+            raise TimeoutError(errno.ETIMEDOUT, f"accept() on {_show(self._local)} timed out after {seconds} s")
 
     def _accept(self) -> tuple[socket.socket, Any] | None:
         """The next waiting connection and its peer address, or None (see ``accept``)."""

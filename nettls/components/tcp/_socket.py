@@ -14,7 +14,8 @@ mode (``setTimeout``), so the kernel does the waiting: ``send`` is
 ``sendall`` and ``recv(n)`` loops on ``recv_into`` until ``n`` bytes or end
 of stream, against one deadline for the whole call. Bytes a timed-out
 ``recv`` had already read are kept and returned first by the next ``recv``,
-so a timeout loses nothing. Non-blocking mode puts the OS socket in
+so a timeout loses nothing; ``accept`` with a timeout first polls a blocking
+listener for at most that long. Non-blocking mode puts the OS socket in
 ``O_NONBLOCK`` and nothing ever waits: ``EAGAIN`` means "no data yet"
 (``recv`` returns ``b""`` and ``connected()`` stays True) or "kernel buffer
 full" (``send`` queues).
@@ -52,7 +53,6 @@ from __future__ import annotations
 import enum
 import errno
 import math
-import select
 import socket
 import time
 from typing import Any
@@ -66,6 +66,7 @@ from .._common.sendqueue import SendQueue
 from .._common.streamargs import as_view, check_recv_size
 from ._addresses import _addresses_of, _check_address, _check_port, _endpoint, _show
 from ._errors import ConnectTimeoutError, _connection_error, _is_timeout
+from ._io import _DONTWAIT, _discard_input, _wait_readable
 from ._server import TCPServerSocket
 
 __all__ = ["TCPSocket"]
@@ -73,13 +74,6 @@ __all__ = ["TCPSocket"]
 # A write to a connection the peer reset must raise EPIPE, never kill the
 # process with SIGPIPE (Python ignores SIGPIPE, but an embedding host may not).
 _SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
-# disconnect() reads away at most this much unread input (see _discard_input),
-# so a peer that never stops sending cannot keep it busy.
-_DISCARD_CHUNK = 1 << 16
-_DISCARD_CHUNKS = 64
-# Read without waiting, where the platform can say so per call (no system
-# call to make the socket non-blocking first).
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 # Peek without waiting.
 _PEEK_FLAGS = socket.MSG_PEEK | _DONTWAIT
 
@@ -97,37 +91,6 @@ _IDLE = _State.IDLE
 _OPEN = _State.OPEN
 _PEER_CLOSED = _State.PEER_CLOSED
 _CLOSED = _State.CLOSED
-
-
-if hasattr(select, "poll"):
-
-    def _wait_readable(sock: socket.socket, seconds: float) -> bool:
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(seconds * 1000.0))
-
-else:  # pragma: no cover - Windows
-
-    def _wait_readable(sock: socket.socket, seconds: float) -> bool:
-        return bool(select.select([sock], [], [], seconds)[0])
-
-
-def _discard_input(sock: socket.socket) -> None:
-    """Drop what has arrived unread. Closing a socket with unread input sends
-    a reset instead of a FIN (RFC 2525), and a reset can destroy data the peer
-    has not read yet: TLS 1.3 session tickets a client never read are enough."""
-    flags = _DONTWAIT
-    try:
-        if not flags or sock.gettimeout():
-            # No per-call flag, or Python would wait for input before reading
-            # (a socket with a timeout): make the socket itself non-blocking.
-            sock.setblocking(False)
-            flags = 0
-        for _ in range(_DISCARD_CHUNKS):
-            if len(sock.recv(_DISCARD_CHUNK, flags)) < _DISCARD_CHUNK:
-                return
-    except OSError:  # nothing (more) to read, or already reset
-        pass
 
 
 @implementer(ITCPSocket, ISelectable, IHalfClose, ITimeout)
@@ -213,10 +176,13 @@ class TCPSocket:
         raise _connection_error(last, what) from last
 
     def accept(self, server: TCPServerSocket) -> bool:
-        """See ``ITCPSocket.accept``; False also when ``server`` is not (or no longer) bound."""
+        """See ``ITCPSocket.accept``; False also when ``server`` is not (or no longer) bound.
+        A blocking ``server`` is waited on for at most ``setTimeout`` (``TimeoutError``)."""
         if not isinstance(server, TCPServerSocket):
             raise TypeError(f"accept() takes a TCPServerSocket of the tcp component, not {type(server).__name__}")
         self._check_unconnected("accept()")
+        if self._timeout is not None and not server._nonblocking:
+            server._await_connection(self._timeout)
         pair = server._accept()
         if pair is None:
             return False
