@@ -95,6 +95,8 @@ CLAUSES: dict[str, str] = {
     "11.system-trust": "loadSystemTrust fills a store from the system (certifi where it has none)",
     "11.key-log": "IKeyLog: the session keys go to the file set on the context (NSS format, mode 0600)",
     "11.encrypted-keys": "IEncryptedKeys: an encrypted PKCS#8 key with its password; a wrong one is refused, never shown",
+    "14.work-per-call": "a non-blocking session call takes at most 64 KiB of ciphertext from the socket, whatever comes of it",
+    "14.post-handshake-flood": "a peer sending only post-handshake messages gets a fatal alert at the documented limit",
     "11.resumption": "a client resumes an earlier session with its resumption data; isResumed() says so",
     "11.end-of-stream": "endedCleanly(): close_notify from a truncation or reset",
     "11.ext-context-any": "a session honours the extension settings of another component's context",

@@ -34,9 +34,9 @@ from .rawpeer import (
 )
 
 OK, FAIL, WAIT_READ, WAIT_WRITE = 1, 0, 2, 3
-#: The clauses of this module (SPEC 14 has no ids of its own in CLAUSES yet).
-WORK_PER_CALL = "6.nonblocking-reads"
-FLOOD = "11.alert-delivery"
+#: The clauses of this module (SPEC 14).
+WORK_PER_CALL = "14.work-per-call"
+FLOOD = "14.post-handshake-flood"
 #: SPEC 14: ciphertext a non-blocking call may take from the socket (64 KiB),
 #: plus one record (header and TLS 1.3's largest body), which a component
 #: may take whole.

@@ -640,3 +640,33 @@ class ForeignContextDropped(PlainTLS):
         if not isinstance(context, PlainContext):
             context = PlainContext(context.mode)
         super().__init__(context)
+
+
+# -- SPEC 14: bounds under hostile input --------------------------------------------
+
+
+@mutant("14.work-per-call")
+class RetriesAnEmptyRead(PlainTLS):
+    """A non-blocking recv() that found no plaintext tries again a few times
+    before it answers "nothing yet": a flood of post-handshake records is
+    taken many reads at a time in one call."""
+
+    def recv(self, n: int) -> bytes:
+        data = super().recv(n)
+        for _ in range(16):
+            if data or self.getStatus() != WAIT_READ:
+                break
+            data = super().recv(n)
+        return data
+
+
+@mutant("14.post-handshake-flood")
+class IdleInputCountedPerCall(PlainTLS):
+    """The count of ciphertext that brought no plaintext starts again at each
+    call, so a flood fed 64 KiB a call never reaches the limit."""
+
+    def recv(self, n: int) -> bytes:
+        try:
+            return super().recv(n)
+        finally:
+            self._ct_idle = 0

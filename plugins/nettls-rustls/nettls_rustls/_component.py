@@ -155,7 +155,7 @@ DEVIATIONS: dict[str, str] = {
     "mismatch (SPEC 6 allows None where the library cannot tell); the reason names the host",
     "11.alpn:negotiation_outcomes[['spdy/1']-['h2']-None]": "a rustls server refuses a client whose ALPN protocols "
     "share none with its own, with RFC 7301's no_application_protocol alert, where OpenSSL goes on without ALPN",
-    "11.alert-delivery:a_long_post_handshake_flood_ends_the_session_with_an_alert": "rustls ends a KeyUpdate "
+    "14.post-handshake-flood:a_long_post_handshake_flood_ends_the_session_with_an_alert": "rustls ends a KeyUpdate "
     "flood itself, after 32 messages (TooManyKeyUpdateRequests), sooner than nettls's limit, but hands over no "
     "alert for the peer: the session fails with rustls's reason and the peer sees the connection end",
     "11.server-name:client_sends_server_name": _NO_SERVER_SNI,
