@@ -145,10 +145,8 @@ def _make_server(args: argparse.Namespace) -> Any:
     from nettls.server import Server
 
     certificate, key, chain = _certificate_inputs(args)
-    if certificate is not None:
-        _warn_about_certificate(certificate, args.host)
     try:
-        return Server(
+        server = Server(
             args.host,
             args.port,
             certificate=certificate,
@@ -168,6 +166,9 @@ def _make_server(args: argparse.Namespace) -> Any:
         raise _util.UsageError(f"{where}: {_util.one_line(exc)}") from None
     except ValueError as exc:
         raise _util.UsageError(_util.one_line(exc)) from None
+    if certificate is not None:  # usable: now say what clients will think of it
+        _warn_about_certificate(certificate, args.host)
+    return server
 
 
 def _warn_about_certificate(pem: str, host: str) -> None:
