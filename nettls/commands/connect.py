@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from nettls.escape import escape_control
 
-from . import _util
+from . import _identity, _util
 
 HELP = "connect to a TLS server (like openssl s_client): peer chain, protocol, cipher, verification, data"
 EPILOG = (
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="bound on the TCP connect and on the TLS handshake (default: 10)",
     )
-    _util.add_identity_arguments(parser, "a PEM client certificate to present when the server asks (mutual TLS)")
+    _identity.add_identity_arguments(parser, "a PEM client certificate to present when the server asks (mutual TLS)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only what arrives (and errors)")
     _util.add_component_option(parser)
     _util.add_tcp_component_option(parser)
@@ -189,7 +189,7 @@ def _client_context(tls_c: _util.TLSClasses, args: argparse.Namespace, built: tu
         except (TypeError, ValueError) as exc:
             raise _util.UsageError(f"--alpn: {_util.one_line(exc)}") from None
     if args.cert is not None:
-        cert, key, chain = _util.read_identity(args, _IDENTITY_FILE_LIMIT)
+        cert, key, chain = _identity.read_identity(args, _IDENTITY_FILE_LIMIT)
         ctx.setCertificate(cert, key)
         if chain:
             ctx.setCertificateChain(chain)

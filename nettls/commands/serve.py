@@ -37,7 +37,7 @@ from typing import Any
 
 from nettls.interfaces import CertificateError
 
-from . import _util
+from . import _identity, _util
 
 HELP = "run a TLS server: echo (default) or, with --http, a small HTTPS page; thousands of clients in one thread"
 
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=_port, default=8443, help="port to listen on (default: 8443; 0 picks a free one and prints it)"
     )
-    _util.add_identity_arguments(
+    _identity.add_identity_arguments(
         parser,
         "the server's PEM certificate; more certificates after it are sent as the chain, and a "
         "private key in the same file is used when --key is not given (default: a throwaway certificate "
@@ -138,7 +138,7 @@ def _certificate_inputs(args: argparse.Namespace) -> tuple[str | None, str | Non
 def _read_certificate(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     """``(certificate, key, chain)`` PEM from the files of --cert, --key, --chain
     and --key-password-file; again on each SIGHUP. UsageError for a file that cannot be used."""
-    return _util.read_identity(args, MAX_PEM_FILE)
+    return _identity.read_identity(args, MAX_PEM_FILE)
 
 
 def _make_server(args: argparse.Namespace) -> Any:

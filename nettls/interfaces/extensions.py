@@ -13,20 +13,18 @@ from __future__ import annotations
 from zope.interface import Interface
 from zope.interface.interface import InterfaceClass
 
+from .tlstrust import IEncryptedKeys, IKeyLog, ISystemTrust
 from .tlsext import (
     TLS_VERSIONS,
     ClientCertificateConstants,
     IClientCertificates,
-    IEncryptedKeys,
     IEndOfStream,
-    IKeyLog,
     IMinimumVersion,
     INegotiatedProtocol,
     IProtocolNegotiation,
     IResumption,
     IServerName,
     IServerNameCertificates,
-    ISystemTrust,
     IVerifiedChain,
     IVerifyOnConnect,
     IVerifyResult,
