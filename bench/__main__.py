@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         "(default: every TLS component and asyncio)",
     )
     parser.add_argument("--cpu", action="store_true", help="throughput, handshake: also print the CPU time of each end")
+    parser.add_argument(
+        "--pathological",
+        action="store_true",
+        help="verify: time the pathological corpus (long chains, name-constraint blow-ups, cycles) on every "
+        "component and print the worst case, instead of ordinary chains",
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-run progress lines")
     args = parser.parse_args(argv)
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "verify":
             from . import verify
 
-            lines += verify.run(args.runs, progress) + [""]
+            lines += (verify.run_pathological(progress) if args.pathological else verify.run(args.runs, progress)) + [""]
         elif name == "hostile":
             from . import hostile
 

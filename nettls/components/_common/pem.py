@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 import tempfile
@@ -250,17 +251,36 @@ def _load_certificate(der: bytes, what: str) -> x509.Certificate:
         raise CertificateError(f"{what} does not parse as a certificate: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(raw: bytes) -> tuple[x509.Certificate, ...]:
+    """The certificates of PEM text that parsed, by its bytes: a server that
+    verifies its clients sees the same intermediates and roots again and
+    again. Certificates are immutable; only successes are kept (an error
+    is raised, so not cached), and at most 512 texts of at most
+    ``limits.MAX_PEM_BYTES`` each."""
+    return tuple(_load_certificate(der, "certificate") for der in certificate_ders(raw, "certificate"))
+
+
+def _certificates(data: object, what: str) -> tuple[x509.Certificate, ...]:
+    raw = as_bytes(data, what)
+    try:
+        return _parsed(raw)
+    except CertificateError:
+        # Worded again with the caller's name for the input (errors are not cached).
+        return tuple(_load_certificate(der, what) for der in certificate_ders(raw, what))
+
+
 def parse_certificates(data: object, what: str = "certificate") -> list[x509.Certificate]:
     """Every certificate in PEM ``data``, in order (see ``certificate_ders``)."""
-    return [_load_certificate(der, what) for der in certificate_ders(data, what)]
+    return list(_certificates(data, what))
 
 
 def parse_certificate(data: object, what: str = "certificate") -> x509.Certificate:
     """The one certificate in PEM ``data``; CertificateError if it holds more."""
-    ders = certificate_ders(data, what)
-    if len(ders) != 1:
-        raise CertificateError(f"{what} holds {len(ders)} certificates where one is expected")
-    return _load_certificate(ders[0], what)
+    certs = _certificates(data, what)
+    if len(certs) != 1:
+        raise CertificateError(f"{what} holds {len(certs)} certificates where one is expected")
+    return certs[0]
 
 
 def parse_private_key(data: object, what: str = "private key") -> PrivateKeyTypes:
