@@ -64,6 +64,7 @@ from ._rules import MAX_CANDIDATE_PATHS, MAX_CHAIN_CERTIFICATES, MAX_INTERMEDIAT
 from ._trust import Trust, trust_of, verifier
 
 __all__ = [
+    "prepare",
     "DEVIATIONS",
     "verify_chain",
     "find_path",
@@ -112,20 +113,31 @@ def verify_chain(roots: tuple[str, ...], leaf: x509.Certificate, chain: Sequence
     finds a path under the profile's policies and nettls's rules hold on
     it; else FAIL with the certificate at fault and the reason.
     """
-    if not roots:
-        return fail(None, "the certificate store is empty: nothing is trusted")
-    try:
-        trust = trust_of(roots)
-        untrusted = screen(leaf, chain, trust)
-    except CertificateError as exc:
-        return fail(None, str(exc))
-    except BoundExceeded as exc:
-        return fail(exc.culprit, exc.reason)
+    prepared = prepare(roots, leaf, chain)
+    if isinstance(prepared, VerifyStatus):
+        return prepared
+    trust, untrusted = prepared
     path = find_path(trust, leaf, untrusted)
     if isinstance(path, VerifyStatus):
         return path
     problem = path_problem(path)
     return fail(*problem) if problem is not None else VerifyStatus(VerifyStatus.OK)
+
+
+def prepare(
+    roots: tuple[str, ...], leaf: x509.Certificate, chain: Sequence[x509.Certificate]
+) -> tuple[Trust, list[x509.Certificate]] | VerifyStatus:
+    """What every verifier does first: the trust anchors, and the chain
+    screened against the bounds (SPEC 6); a FAIL when either is refused."""
+    if not roots:
+        return fail(None, "the certificate store is empty: nothing is trusted")
+    try:
+        trust = trust_of(roots)
+        return trust, screen(leaf, chain, trust)
+    except CertificateError as exc:
+        return fail(None, str(exc))
+    except BoundExceeded as exc:
+        return fail(exc.culprit, exc.reason)
 
 
 def find_path(trust: Trust, leaf: x509.Certificate, untrusted: list[x509.Certificate]) -> list[x509.Certificate] | VerifyStatus:

@@ -40,10 +40,10 @@ from typing import Any, Sequence
 from cryptography import x509
 from OpenSSL import crypto
 
-from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.interfaces import VerifyStatus
 
 from .._common.pem import subject_text
-from .._x509verify import BoundExceeded, fail, find_path, path_problem, screen, trust_of
+from .._x509verify import fail, find_path, path_problem, prepare, trust_of
 
 __all__ = ["DEVIATIONS", "trust_store", "verify_chain"]
 
@@ -101,15 +101,10 @@ def _key(native: crypto.X509) -> Any:
 def verify_chain(roots: tuple[str, ...], leaf: x509.Certificate, chain: Sequence[x509.Certificate]) -> VerifyStatus:
     """Verify ``leaf`` with untrusted ``chain`` against ``roots`` (PEM), now:
     OpenSSL builds and checks the path, the profile's rules judge it."""
-    if not roots:
-        return fail(None, "the certificate store is empty: nothing is trusted")
-    try:
-        trust = trust_of(roots)
-        untrusted = screen(leaf, chain, trust)
-    except CertificateError as exc:
-        return fail(None, str(exc))
-    except BoundExceeded as exc:
-        return fail(exc.culprit, exc.reason)
+    prepared = prepare(roots, leaf, chain)
+    if isinstance(prepared, VerifyStatus):
+        return prepared
+    trust, untrusted = prepared
     store, anchors = _native_store(roots)
     natives = [_native(c) for c in (leaf, *untrusted)]
     given = {_key(n): c for n, c in zip(natives, (leaf, *untrusted))}
