@@ -16,9 +16,11 @@ import platform
 import ssl
 import statistics
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 __all__ = ["Pki", "make_pki", "Result", "rounds", "print_table", "machine_facts", "fmt_rate"]
 
@@ -49,6 +51,21 @@ def make_pki(kind: str = "ec") -> Pki:
         p = throwaway_pki(["localhost", "127.0.0.1"], kind=kind)
         _PKIS[kind] = Pki(kind, p.root.cert_pem, p.intermediate.cert_pem, p.leaf.cert_pem, p.leaf.key_pem)
     return _PKIS[kind]
+
+
+
+@contextmanager
+def server_files(pki: Pki) -> Iterator[dict[str, str]]:
+    """The server's certificate (with its chain) and key as files, for a
+    server process: ``{"cert": path, "key": path}``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"cert": os.path.join(tmp, "cert.pem"), "key": os.path.join(tmp, "key.pem")}
+        with open(files["cert"], "w") as f:
+            f.write(pki.leaf + "".join(pki.chain))
+        with open(files["key"], "w") as f:
+            f.write(pki.key)
+        os.chmod(files["key"], 0o600)
+        yield files
 
 
 @dataclass

@@ -32,12 +32,11 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from ._common import make_pki
+from ._common import make_pki, server_files
 from .serve import _rss_kib, _start_server
 
 __all__ = ["run"]
@@ -171,13 +170,7 @@ def run(servers: list[str] | None = None, progress: Callable[[str], None] | None
         "| server | 16 KiB records: KiB/conn | pushed back | 1-byte records: KiB/conn | pushed back |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {"cert": os.path.join(tmp, "cert.pem"), "key": os.path.join(tmp, "key.pem")}
-        with open(files["cert"], "w") as f:
-            f.write(pki.leaf + "".join(pki.chain))
-        with open(files["key"], "w") as f:
-            f.write(pki.key)
-        os.chmod(files["key"], 0o600)
+    with server_files(pki) as files:
         for kind in servers:
             fair.append(_fairness(kind, files))
             if progress:

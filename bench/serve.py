@@ -17,12 +17,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from ._common import make_pki
+from ._common import make_pki, server_files
 
 __all__ = ["run"]
 
@@ -170,13 +169,7 @@ def run(
         "| server CPU | connected |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {"cert": os.path.join(tmp, "cert.pem"), "key": os.path.join(tmp, "key.pem")}
-        with open(files["cert"], "w") as f:
-            f.write(pki.leaf + "".join(pki.chain))
-        with open(files["key"], "w") as f:
-            f.write(pki.key)
-        os.chmod(files["key"], 0o600)
+    with server_files(pki) as files:
         for c in clients:
             samples: dict[str, list[Sample]] = {s: [] for s in servers}
             for r in range(repetitions):

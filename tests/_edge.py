@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 from zope.interface import implementer
 
 import nettls
+from nettls.conformance.rawpeer import memory_handshake
 from nettls.conformance._openssl import OpenSSL
 from nettls.interfaces import ITCPSocket
 from nettls.server import Server
@@ -116,7 +117,6 @@ def client_context(port: int, component: str | None = None) -> Any:
 def nettls_client(port: int, component: str | None = None, *, timeout: float = WAIT) -> Any:
     """A blocking nettls session to 127.0.0.1:``port``, handshake done."""
     TLS: Any = nettls.resolve("net.TLS", component=component)
-    TLSContext: Any = nettls.resolve("net.TLSContext", component=component)
     TCPSocket: Any = nettls.resolve("net.TCPSocket")
     sock = TCPSocket()
     sock.setTimeout(timeout)
@@ -179,23 +179,7 @@ class RawTLSClient:
         self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
 
     def handshake(self) -> None:
-        for _ in range(100):
-            try:
-                self.obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                out = self.outgoing.read()
-                if out:
-                    self.sock.sendall(out)
-                data = self.sock.recv(65536)
-                if not data:
-                    raise AssertionError("the server closed during the handshake") from None
-                self.incoming.write(data)
-        else:
-            raise AssertionError("no handshake after 100 round trips")
-        out = self.outgoing.read()
-        if out:
-            self.sock.sendall(out)
+        memory_handshake(self.obj, self.incoming, self.outgoing, self.sock)
 
     def record(self, data: bytes) -> bytes:
         """The ciphertext of ``data`` (one record up to 16 KiB), not sent."""

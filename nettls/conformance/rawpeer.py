@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from .makers import DEFAULT_TIMEOUT, LOOPBACK
 
-__all__ = ["ALERT", "APPLICATION_DATA", "KEY_UPDATE_SIZE", "RawClient", "RecordWriter", "records"]
+__all__ = ["ALERT", "APPLICATION_DATA", "KEY_UPDATE_SIZE", "RawClient", "RecordWriter", "memory_handshake", "records"]
 
 #: Record content types (RFC 8446 section 5.1).
 ALERT, HANDSHAKE, APPLICATION_DATA = 21, 22, 23
@@ -59,6 +59,29 @@ def records(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+
+def memory_handshake(obj: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, sock: socket.socket) -> None:
+    """Complete ``obj``'s handshake over a blocking ``sock``: its flights out,
+    the peer's in, at most 100 round trips (AssertionError if the peer ends
+    it, or past the bound)."""
+    for _ in range(100):
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            out = outgoing.read()
+            if out:
+                sock.sendall(out)
+            data = sock.recv(65536)
+            if not data:
+                raise AssertionError("the server closed during the handshake") from None
+            incoming.write(data)
+    else:
+        raise AssertionError("no handshake after 100 round trips")
+    out = outgoing.read()
+    if out:
+        sock.sendall(out)
+
 class RawClient:
     """A TLS client on ``ssl.SSLObject`` over memory buffers and a plain socket.
 
@@ -81,23 +104,7 @@ class RawClient:
 
     def handshake(self) -> None:
         """Complete the handshake (AssertionError if the server ends it)."""
-        for _ in range(100):
-            try:
-                self.obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                out = self.outgoing.read()
-                if out:
-                    self.sock.sendall(out)
-                data = self.sock.recv(65536)
-                if not data:
-                    raise AssertionError("the server closed during the handshake") from None
-                self.incoming.write(data)
-        else:
-            raise AssertionError("no handshake after 100 round trips")
-        out = self.outgoing.read()
-        if out:
-            self.sock.sendall(out)
+        memory_handshake(self.obj, self.incoming, self.outgoing, self.sock)
 
     def version(self) -> str | None:
         return self.obj.version()

@@ -61,7 +61,8 @@ class HTTPTransport(httpx.HTTPTransport):
             directory path (its certificates and the host name), or False
             (nothing verified).
         cert: a client certificate for mutual TLS: ``(certfile, keyfile)``,
-            or one file holding both (unencrypted key).
+            ``(certfile, keyfile, password)`` for a PKCS#8 encrypted key, or
+            one file holding certificate and unencrypted key.
         trust: a ``TLSCertStore`` (any component's) to trust instead of the
             system's roots.
         http2: offer HTTP/2 through ALPN (needs h2 and the ALPN extensions).
