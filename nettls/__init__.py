@@ -21,6 +21,9 @@ from .interfaces import (
     TLSError,
     TLSHandshakeError,
     TLSTimeoutError,
+    TLSClosedError,
+    TLSNotHandshakenError,
+    TLSModeError,
     VerifyStatus,
 )
 from .interfaces.component import Component
@@ -52,6 +55,9 @@ __all__ = [
     "TLSHandshakeError",
     "TLSConnectionError",
     "TLSTimeoutError",
+    "TLSClosedError",
+    "TLSNotHandshakenError",
+    "TLSModeError",
     "CertificateError",
     "RegistryError",
 ]

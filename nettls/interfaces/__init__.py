@@ -12,6 +12,9 @@ from .errors import (
     TLSError,
     TLSHandshakeError,
     TLSTimeoutError,
+    TLSClosedError,
+    TLSNotHandshakenError,
+    TLSModeError,
 )
 from .extensions import (
     EXTENSION_INTERFACES,
@@ -93,6 +96,9 @@ __all__ = [
     "TLSHandshakeError",
     "TLSConnectionError",
     "TLSTimeoutError",
+    "TLSClosedError",
+    "TLSNotHandshakenError",
+    "TLSModeError",
     "CertificateError",
     "RegistryError",
 ]

@@ -13,6 +13,9 @@ __all__ = [
     "TLSHandshakeError",
     "TLSConnectionError",
     "TLSTimeoutError",
+    "TLSClosedError",
+    "TLSNotHandshakenError",
+    "TLSModeError",
     "CertificateError",
     "RegistryError",
 ]
@@ -32,6 +35,29 @@ class TLSConnectionError(TLSError, ConnectionError):
 
 class TLSTimeoutError(TLSError, TimeoutError):
     """A blocking session call ran past its socket's timeout."""
+
+
+class TLSClosedError(TLSError):
+    """A call on a session that is closed, closing or failed.
+
+    Nothing more can go through it; make a new session.
+    """
+
+
+class TLSNotHandshakenError(TLSError):
+    """``send``/``recv`` (or the like) before the handshake completed.
+
+    In non-blocking mode, drive ``connect``/``accept`` until
+    ``getStatus()`` is ``OK`` first.
+    """
+
+
+class TLSModeError(TLSError):
+    """The context's mode does not fit the call.
+
+    ``connect`` needs a client context (``TLSContext(CLIENT)``), ``accept``
+    a server context (``TLSContext(SERVER)``).
+    """
 
 
 class CertificateError(TLSError, ValueError):
