@@ -1,8 +1,12 @@
 """Throwaway certificates made in memory, for demos, tests and servers.
 
-``issue()`` makes one certificate; ``throwaway_pki()`` a root CA, an
-intermediate CA and a server leaf, which is what ``nettls demo`` and
-``nettls serve`` use when given no certificate. Nothing touches a disk.
+The one place nettls builds certificates. ``build()`` signs whatever
+extensions it is given (the conformance suite's verification cases use it
+for certificates no sane issuer makes); ``issue()`` makes one well-formed
+certificate with it; ``throwaway_pki()`` a root CA, an intermediate CA and
+a server leaf, which is what ``nettls demo`` and ``nettls serve`` use when
+given no certificate. PEM text comes from the one PEM module
+(``nettls.components._common.pem``). Nothing touches a disk.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["Issued", "ThrowawayPKI", "new_key", "issue", "throwaway_pki"]
+from .components._common.pem import certificate_pem, key_pem
+
+__all__ = ["Issued", "ThrowawayPKI", "new_key", "build", "issue", "throwaway_pki"]
 
 _DAY = datetime.timedelta(days=1)
 
@@ -41,14 +47,12 @@ class Issued:
 
     @property
     def cert_pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return certificate_pem(self.cert)
 
     @property
     def key_pem(self) -> str:
         """The key as unencrypted PKCS#8 PEM."""
-        return self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode("ascii")
+        return key_pem(self.key)
 
     @property
     def name(self) -> str:
@@ -87,19 +91,10 @@ def issue(
     key = key or new_key()
     now = datetime.datetime.now(datetime.timezone.utc)
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "nettls"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    signer_name = issuer.cert.subject if issuer else subject
-    signer_key = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(signer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or now - _DAY)
-        .not_valid_after(not_after or now + 30 * _DAY)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), True),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (
             x509.KeyUsage(
                 digital_signature=True,
                 content_commitment=False,
@@ -111,21 +106,62 @@ def issue(
                 encipher_only=False,
                 decipher_only=False,
             ),
-            critical=True,
-        )
-    )
+            True,
+        ),
+    ]
     if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
-        )
+        extensions.append((x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), False))
     if not ca:
         usages = [u for u, on in ((ExtendedKeyUsageOID.SERVER_AUTH, server_auth), (ExtendedKeyUsageOID.CLIENT_AUTH, client_auth)) if on]
         if usages:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            extensions.append((x509.ExtendedKeyUsage(usages), False))
     if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(_general_names(names)), critical=False)
-    algorithm = None if isinstance(signer_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
-    return Issued(builder.sign(signer_key, algorithm), key)
+        extensions.append((x509.SubjectAlternativeName(_general_names(names)), False))
+    cert = build(
+        subject,
+        key.public_key(),
+        (issuer.cert.subject, issuer.key) if issuer else (subject, key),
+        not_before or now - _DAY,
+        not_after or now + 30 * _DAY,
+        extensions,
+    )
+    return Issued(cert, key)
+
+
+def build(
+    subject: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    signer: tuple[x509.Name, CertificateIssuerPrivateKeyTypes],
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]],
+) -> x509.Certificate:
+    """Sign one certificate for ``public_key``, exactly as described: with
+    SHA-256, except by an Ed25519/Ed448 key, which takes no separate hash.
+
+    Args:
+        subject: the subject name.
+        public_key: the key the certificate certifies.
+        signer: the issuer's name and private key (the subject and the
+            subject's own key for a self-signed certificate).
+        not_before, not_after: the validity period.
+        extensions: (extension, critical) pairs, written in this order and
+            nothing else: no extension is added or checked.
+    """
+    issuer_name, signer_key = signer
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical)
+    digest = None if isinstance(signer_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
+    return builder.sign(signer_key, digest)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding,
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from nettls.pki import build
+
 __all__ = ["make", "resign", "name", "CasePKI", "case_pki", "CA_KU", "LEAF_KU", "UNKNOWN", "NOW", "DAY"]
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -60,24 +62,15 @@ def make(
     aki_critical: bool = False,
     extra: tuple[tuple[x509.ExtensionType, bool], ...] = (),
     extensions: bool = True,
-    digest: Any = _DEFAULT,
 ) -> x509.Certificate:
-    """A certificate for ``cn``: self-signed if ``signer`` is None, else issued by (cert, key).
+    """A certificate for ``cn``: self-signed if ``signer`` is None, else issued by (cert, key);
+    signed by ``nettls.pki.build``.
 
     Defaults make a well-formed CA (``ca=True``) or leaf: basicConstraints,
     keyUsage, SKI and AKI, and for a leaf an EKU and a DNS SAN. ``aki``:
     default from the issuer's key, None for none, or an AKI to use.
     """
     issuer_cert, issuer_key = signer if signer else (None, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(cn))
-        .issuer_name(issuer_cert.subject if issuer_cert else name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW + valid[0] * DAY)
-        .not_valid_after(NOW + valid[1] * DAY)
-    )
     exts: list[tuple[x509.ExtensionType, bool]] = []
     if extensions:
         if bc:
@@ -99,11 +92,8 @@ def make(
         if aki is not None:
             exts.append((aki, aki_critical))
         exts.extend(extra)
-    for ext, critical in exts:
-        builder = builder.add_extension(ext, critical)
-    if digest is _DEFAULT:
-        digest = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(issuer_key, digest)
+    issuer_name = issuer_cert.subject if issuer_cert else name(cn)
+    return build(name(cn), key.public_key(), (issuer_name, issuer_key), NOW + valid[0] * DAY, NOW + valid[1] * DAY, exts)
 
 
 # -- what cryptography will not write: DER surgery, then a new signature ----------------------

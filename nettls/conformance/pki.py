@@ -7,7 +7,9 @@ test does not need a distinct key (RSA key generation is slow).
 
 Every certificate is a ``Credential`` (certificate plus key) and every
 usable leaf comes as an ``Identity``: the leaf, the intermediates to send
-after it, and the root that anchors it.
+after it, and the root that anchors it. Certificates are built by
+``nettls.pki`` and PEM is read and written by nettls's one PEM module
+(``pem_to_der`` here is that module's).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from nettls.pki import Issued, issue, new_key
+from nettls.components.kit import certificate_pem, pem_to_der
+from nettls.pki import Issued, build, issue, new_key
 
 __all__ = ["Credential", "Identity", "PKI", "make_pki", "pem_to_der", "same_certificate", "ENCRYPTED_KEY_PASSWORD"]
 
@@ -33,17 +36,12 @@ ENCRYPTED_KEY_PASSWORD = b"nettls-conformance"
 _DAY = datetime.timedelta(days=1)
 
 
-def pem_to_der(pem: str | bytes) -> bytes:
-    """The DER of one PEM certificate (str or bytes); ValueError if it is not one."""
-    data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
-    return x509.load_pem_x509_certificate(data).public_bytes(serialization.Encoding.DER)
-
-
 def same_certificate(a: str | bytes | None, b: str | bytes | None) -> bool:
     """True when ``a`` and ``b`` are PEM texts of the same certificate.
 
-    Compares DER, so line lengths, trailing newlines and str/bytes do not
-    matter. None or text that does not parse compares unequal to anything.
+    Compares DER, so str/bytes and a trailing newline do not matter. None
+    or text that does not parse (by the strict rules of SPEC 14) compares
+    unequal to anything.
     """
     if a is None or b is None:
         return False
@@ -63,7 +61,7 @@ class Credential:
     @property
     def cert_pem(self) -> str:
         """The certificate as PEM text."""
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return certificate_pem(self.cert)
 
     @property
     def der(self) -> bytes:
@@ -173,19 +171,13 @@ def _reissued(issued: Issued, signer_key: object, *, key_usage: x509.KeyUsage | 
     """``issued`` signed again by ``signer_key``: same names, validity and
     extensions (keyUsage replaced by ``key_usage`` if given)."""
     cert = issued.cert
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(cert.subject)
-        .issuer_name(cert.issuer)
-        .public_key(cert.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(cert.not_valid_before_utc)
-        .not_valid_after(cert.not_valid_after_utc)
-    )
-    for ext in cert.extensions:
-        value = key_usage if key_usage is not None and isinstance(ext.value, x509.KeyUsage) else ext.value
-        builder = builder.add_extension(value, critical=ext.critical)
-    return Issued(builder.sign(signer_key, hashes.SHA256()), issued.key)  # type: ignore[arg-type]
+    extensions = [
+        (key_usage if key_usage is not None and isinstance(ext.value, x509.KeyUsage) else ext.value, ext.critical)
+        for ext in cert.extensions
+    ]
+    signer = (cert.issuer, signer_key)
+    resigned = build(cert.subject, cert.public_key(), signer, cert.not_valid_before_utc, cert.not_valid_after_utc, extensions)  # type: ignore[arg-type]
+    return Issued(resigned, issued.key)
 
 
 _SIGN_ONLY = x509.KeyUsage(

@@ -31,7 +31,7 @@ from nettls.interfaces import (
     ITLSCertStore,
     IVerifyOnConnect,
     NameCertificate,
-    TLSError,
+    TLSModeError,
 )
 
 from .config import BaseCertStore, BaseTLSContext, ContextConfig, chain_pems, store_certificates
@@ -150,7 +150,7 @@ class ExtendedTLSContext(ClientCertificateConstants, BaseTLSContext):
     def _need(self, server: bool, call: str) -> None:
         if self._config.server != server:
             have, other = ("CLIENT", "SERVER") if server else ("SERVER", "CLIENT")
-            raise TLSError(f"{call} is for {other} contexts; this context is {have}")
+            raise TLSModeError(f"{call} is for {other} contexts; this context is {have}")
 
     # -- IProtocolNegotiation ---------------------------------------------------------
 

@@ -401,8 +401,8 @@ def der_to_pem(der: bytes) -> str:
     return _armour(_CERTIFICATE, der)
 
 
-def pem_to_der(pem: str) -> bytes:
-    """DER bytes of one PEM certificate (by the rules above)."""
+def pem_to_der(pem: str | bytes) -> bytes:
+    """DER bytes of one PEM certificate, str or bytes (by the rules above)."""
     ders = certificate_ders(pem)
     if len(ders) != 1:
         raise CertificateError(f"certificate holds {len(ders)} certificates where one is expected")

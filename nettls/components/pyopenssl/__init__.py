@@ -6,8 +6,8 @@ An ``OpenSSL.SSL.Connection`` made with no socket (``Connection(ctx,
 None)``) has two memory BIOs: ``bio_write`` feeds it ciphertext from the
 peer, ``bio_read`` takes the ciphertext it produced, ``bio_shutdown`` marks
 the peer's end of stream. That is the engine the shared session
-(``_common.session``) drives; this module only maps pyOpenSSL's calls and
-exceptions onto the engine protocol:
+(``_common``) drives; ``_engine`` maps pyOpenSSL's calls and exceptions
+onto the engine protocol:
 
     WantReadError      "needs input": None from handshake()/read()
     ZeroReturnError    the peer's close_notify: b"" / 0
@@ -20,11 +20,25 @@ Once OpenSSL has failed a connection it reports later calls as an
 repeats it, so a truncated stream stays a truncation on every read (as
 ``ssl.SSLObject`` does).
 
+The package: this module (the component, its context and store classes,
+``native_context`` and the extension callbacks), ``_engine`` (the
+engines), ``_verify`` (``verifyCertificate``: OpenSSL's
+``X509_verify_cert`` finds the path, SPEC 6's profile judges it) and
+``_binding`` (pyOpenSSL's private cffi binding, and OpenSSL's error texts).
+
 ``native_context`` builds one ``SSL.Context`` per context configuration
 (cached: a server makes a session per connection), loading certificate and
-key from memory. ``verifyCertificate`` runs OpenSSL's own
-``X509_verify_cert`` through ``X509StoreContext``, with no purpose set,
-as Dana does.
+key from memory.
+
+Below pyOpenSSL's public API. The component uses pyOpenSSL's private
+binding (``OpenSSL._util``) and private names where the public API has no
+form of a call or is measurably slow, each with a public fallback where
+the binding lacks the name: ``DirectEngine``'s data path and
+``PyOpenSSLEngine``'s ``pending``/``output``/``resumed`` (memory-BIO sizes,
+``SSL_session_reused`` on ``Connection._ssl``), the C verify callback below
+(``Context._context``, ``Connection._reverse_mapping``,
+``X509._from_raw_x509_ptr``) and ``_verify``'s ``X509._x509``. The list,
+with the reasons, is in docs/decisions.md ("Private library interfaces").
 
 Extensions (``nettls.interfaces.tlsext``). Per-connection state lives on
 the engine, which the ``Connection`` points back to (a weak reference as

@@ -1,6 +1,9 @@
 """pyOpenSSL's private cffi binding of OpenSSL, and OpenSSL's error texts.
 
-Shared by the engine (its direct data path) and the verifier (error strings).
+Shared by the engines (``DirectEngine``'s data path, ``PyOpenSSLEngine``'s
+BIO sizes and resumption flag), the component's C verify callback and the
+verifier (error strings); each user keeps a public fallback for when the
+binding, or a name in it, is missing (``_FFI``/``_LIB`` None).
 """
 
 from __future__ import annotations

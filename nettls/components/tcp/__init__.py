@@ -12,13 +12,21 @@ modules, each opening with its own theory of operation:
   Linux and ``selectors`` elsewhere.
 - ``_addresses``: argument checks and ``NetworkEndpoint`` helpers.
 - ``_errors``: ``ConnectTimeoutError`` and the rewording of ``OSError``.
-- ``_io``: waiting for a socket to turn readable, and draining unread input.
+- ``_dial``: ``connect``'s work, every address of a name against one deadline.
+- ``_io``: the system-call loops on an OS socket (waiting, writing,
+  draining, reading on, closing).
 
-Imports run one way: ``_errors``, ``_addresses`` and ``_io`` import nothing
-of the package, ``_server`` imports them, ``_socket`` imports them and ``_server``
-(``accept`` takes a ``TCPServerSocket``), and ``_monitor`` needs none of
-them: it reaches a socket through ``ISelectable`` (and, in the selectors
-fallback, a ``TCPSocket``'s ``_peer_gone`` looked up by name).
+Imports run one way: ``_errors`` and ``_addresses`` import nothing of the
+package, ``_dial`` and ``_io`` import them, ``_server`` imports those,
+``_socket`` imports them and ``_server`` (``accept`` takes a
+``TCPServerSocket``), and ``_monitor`` needs none of them: it reaches a
+socket through ``ISelectable`` (and, in the selectors fallback, a
+``TCPSocket``'s ``_peer_gone`` looked up by name).
+
+Timeouts: every call bounded by ``setTimeout`` that runs out raises the
+built-in ``TimeoutError`` (``connect``: ``ConnectTimeoutError``, also a
+``ConnectionError``), never a ``TLSError``: a TCP socket is not TLS (SPEC
+sections 5 and 11); a TLS session over it raises ``TLSTimeoutError``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Addresses and endpoints: the argument checks of ``connect`` and ``bind``,
+"""Addresses and endpoints: the argument checks of ``connect``, ``bind`` and
+``setTimeout``,
 the addresses to try for ``connect``, ``NetworkEndpoint`` from a socket
 address, and its display form."""
 
 from __future__ import annotations
 
+import math
 import socket
 from typing import Any
 
@@ -26,6 +28,17 @@ def _check_port(port: object, call: str) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"{call}() takes a port from 0 to 65535, not {port}")
     return port
+
+
+def _check_timeout(seconds: object) -> float | None:
+    """``setTimeout``'s argument as seconds, None (also for infinity) waiting for ever."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"setTimeout() takes seconds as a number or None, not {type(seconds).__name__}")
+    if not seconds > 0:
+        raise ValueError(f"setTimeout() takes a positive number of seconds or None, not {seconds}")
+    return None if math.isinf(seconds) else float(seconds)
 
 
 def _addresses_of(host: str, port: int) -> list[tuple[Any, ...]]:

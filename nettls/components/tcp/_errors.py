@@ -4,6 +4,7 @@ errno (and so its subclass)."""
 
 from __future__ import annotations
 
+import errno
 import socket
 
 __all__ = ["ConnectTimeoutError"]
@@ -28,6 +29,11 @@ def _connection_error(exc: OSError, message: str) -> ConnectionError:
     if exc.errno is None or isinstance(exc, socket.gaierror):
         return cls(f"{message}: {exc.strerror or exc}")
     return cls(exc.errno, f"{message}: {exc.strerror}")
+
+
+def _timed_out(call: str, where: str, seconds: float | None) -> TimeoutError:
+    """The ``TimeoutError`` of a ``call`` on the connection ``where`` bounded by ``seconds``."""
+    return TimeoutError(errno.ETIMEDOUT, f"{call} on {where} timed out after {seconds} s")
 
 
 def _is_timeout(exc: OSError) -> bool:

@@ -29,7 +29,7 @@ from nettls.interfaces import (
 )
 
 from ._addresses import _check_address, _check_port, _endpoint, _show
-from ._errors import _os_error
+from ._errors import _os_error, _timed_out
 from ._io import _wait_readable
 
 __all__ = ["TCPServerSocket"]
@@ -145,7 +145,7 @@ class TCPServerSocket(TCPServerSocketConstants):
         connection: the one that does not get it waits in ``_accept``."""
         sock = self._sock
         if sock is not None and not _wait_readable(sock, seconds):
-            raise TimeoutError(errno.ETIMEDOUT, f"accept() on {_show(self._local)} timed out after {seconds} s")
+            raise _timed_out("accept()", _show(self._local), seconds)
 
     def _accept(self) -> tuple[socket.socket, Any] | None:
         """The next waiting connection and its peer address, or None (see ``accept``)."""

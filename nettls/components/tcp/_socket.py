@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import enum
 import errno
-import math
 import socket
 import time
 from typing import Any
@@ -64,16 +63,14 @@ from nettls.interfaces import IHalfClose, ISelectable, ITCPSocket, ITimeout, Net
 from .._common.events import Event
 from .._common.sendqueue import SendQueue
 from .._common.streamargs import as_view, check_recv_size
-from ._addresses import _addresses_of, _check_address, _check_port, _endpoint, _show
-from ._errors import ConnectTimeoutError, _connection_error, _is_timeout
-from ._io import _DONTWAIT, _discard_input, _wait_readable
+from ._addresses import _check_address, _check_port, _check_timeout, _endpoint, _show
+from ._dial import _dial
+from ._errors import _connection_error, _is_timeout, _timed_out
+from ._io import _DONTWAIT, _SEND_FLAGS, _close, _drain, _read_on, _send_now
 from ._server import TCPServerSocket
 
 __all__ = ["TCPSocket"]
 
-# A write to a connection the peer reset must raise EPIPE, never kill the
-# process with SIGPIPE (Python ignores SIGPIPE, but an embedding host may not).
-_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
 # Peek without waiting.
 _PEEK_FLAGS = socket.MSG_PEEK | _DONTWAIT
 
@@ -98,21 +95,9 @@ class TCPSocket:
     """A TCP connection; see ``ITCPSocket`` and the module's theory of operation."""
 
     __slots__ = (
-        "sendWait",
-        "_sock",
-        "_state",
-        "_nonblocking",
-        "_send_wait_data",
-        "_timeout",
-        "_queue",
-        "_stash",
-        "_remote_addr",
-        "_local_addr",
-        "_local",
-        "_output_shut",
-        "_shutdown_pending",
-        "__weakref__",
-    )
+        "sendWait", "_sock", "_state", "_nonblocking", "_send_wait_data", "_timeout", "_queue", "_stash",
+        "_remote_addr", "_local_addr", "_local", "_output_shut", "_shutdown_pending", "__weakref__",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.sendWait = Event("sendWait")
@@ -141,39 +126,8 @@ class TCPSocket:
         _check_port(port, "connect")
         if self._sock is not None:  # (the message is made only when needed)
             self._check_unconnected(f"connect({address!r}, {port})")
-        what = f"cannot connect to {address} port {port}"
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        try:
-            infos = _addresses_of(address, port)
-        except OSError as exc:
-            raise _connection_error(exc, what) from exc
-        last: OSError | None = None
-        for family, kind, proto, _, sockaddr in infos:
-            try:
-                sock = socket.socket(family, kind, proto)
-            except OSError as exc:
-                last = exc
-                continue
-            try:
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise socket.timeout("timed out")
-                    sock.settimeout(remaining)
-                sock.connect(sockaddr)
-            except OSError as exc:
-                sock.close()
-                last = exc
-                if _is_timeout(exc):
-                    break
-                continue
-            self._attach(sock, sockaddr)
-            return True
-        if last is None:  # getaddrinfo gave nothing usable
-            raise ConnectionError(f"{what}: no usable address")
-        if _is_timeout(last):
-            raise ConnectTimeoutError(errno.ETIMEDOUT, f"{what}: timed out after {self._timeout} s") from last
-        raise _connection_error(last, what) from last
+        self._attach(*_dial(address, port, self._timeout))
+        return True
 
     def accept(self, server: TCPServerSocket) -> bool:
         """See ``ITCPSocket.accept``; False also when ``server`` is not (or no longer) bound.
@@ -201,12 +155,7 @@ class TCPSocket:
         self._stash = b""
         self._remote_addr = self._local_addr = self._local = None
         self._output_shut = self._shutdown_pending = False
-        _discard_input(sock)
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv()
-        except OSError:
-            pass
-        sock.close()
+        _close(sock)
 
     def connected(self) -> bool:
         """See ``ITCPSocket.connected``."""
@@ -219,12 +168,9 @@ class TCPSocket:
 
     def getLocalEndpoint(self) -> NetworkEndpoint | None:
         """See ``ITCPSocket.getLocalEndpoint``; kept after the peer closes, until ``disconnect()``."""
-        local = self._local
-        if local is None:
-            addr = self._local_addr
-            if addr is not None:
-                return _endpoint(addr)
-        return local
+        if self._local is None and self._local_addr is not None:
+            return _endpoint(self._local_addr)
+        return self._local
 
     # modes
 
@@ -242,13 +188,7 @@ class TCPSocket:
 
     def setTimeout(self, seconds: float | None) -> None:
         """See ``ITimeout.setTimeout``; ignored while in non-blocking mode."""
-        if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise TypeError(f"setTimeout() takes seconds as a number or None, not {type(seconds).__name__}")
-            if not seconds > 0:
-                raise ValueError(f"setTimeout() takes a positive number of seconds or None, not {seconds}")
-            seconds = None if math.isinf(seconds) else float(seconds)
-        self._timeout = seconds
+        seconds = self._timeout = _check_timeout(seconds)
         if self._sock is not None and not self._nonblocking:
             self._sock.settimeout(seconds)
 
@@ -266,37 +206,19 @@ class TCPSocket:
         sock = self._sock
         if sock is None or self._output_shut:
             sock = self._writable_socket()  # raises
-        if not self._nonblocking:
-            try:
-                sock.sendall(data, _SEND_FLAGS)
-            except OSError as exc:
-                raise self._send_error(exc, "send()") from exc
-            return len(data)
-        if self._queue:
-            self._queue.append(data)
-            return 0
-        total = len(data)
         try:
-            sent = sock.send(data, _SEND_FLAGS)
-        except BlockingIOError:
-            sent = 0
+            if not self._nonblocking:
+                sock.sendall(data, _SEND_FLAGS)
+                return len(data)
+            if self._queue:
+                self._queue.append(data)
+                return 0
+            sent = _send_now(sock, data)
         except OSError as exc:
             raise self._send_error(exc, "send()") from exc
-        if sent < total:
-            view = memoryview(data)
-            while 0 < sent < total:  # the kernel took part: it may take more
-                try:
-                    k = sock.send(view[sent:], _SEND_FLAGS)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    raise self._send_error(exc, "send()") from exc
-                if not k:
-                    break
-                sent += k
-            if sent < total:
-                self._queue.append(view[sent:])
-                self.sendWait.fire(self, self._send_wait_data)
+        if sent < len(data):
+            self._queue.append(memoryview(data)[sent:])
+            self.sendWait.fire(self, self._send_wait_data)
         return sent
 
     def sendBuffer(self) -> int:
@@ -305,17 +227,10 @@ class TCPSocket:
         if not queue:
             return 0
         sock = self._writable_socket(shut_ok=True)
-        written = 0
-        while queue:
-            with queue.peek() as chunk:
-                try:
-                    n = sock.send(chunk, _SEND_FLAGS)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    raise self._send_error(exc, "sendBuffer()") from exc
-            queue.consume(n)
-            written += n
+        try:
+            written = _drain(sock, queue)
+        except OSError as exc:
+            raise self._send_error(exc, "sendBuffer()") from exc
         if queue:
             self.sendWait.fire(self, self._send_wait_data)
         elif self._shutdown_pending:
@@ -377,37 +292,21 @@ class TCPSocket:
                 data = sock.recv(n)
             except OSError as exc:
                 if _is_timeout(exc):
-                    raise self._timeout_error("recv()") from exc
+                    raise _timed_out("recv()", _show(self.getRemoteEndpoint()), self._timeout) from exc
                 self._peer_closed()
                 return b""
             if not data:
                 self._peer_closed()
         if len(data) == n or not data:
             return data
-        buf = bytearray(n)
-        got = len(data)
-        buf[:got] = data
-        timeout = self._timeout
-        with memoryview(buf) as view:
-            while got < n:
-                try:
-                    if timeout is not None:
-                        remaining = start + timeout - time.monotonic()
-                        if remaining <= 0 or not _wait_readable(sock, remaining):
-                            raise socket.timeout("timed out")
-                    k = sock.recv_into(view[got:])
-                except OSError as exc:
-                    if _is_timeout(exc):
-                        self._stash = bytes(buf[:got])
-                        raise self._timeout_error("recv()") from exc
-                    self._peer_closed()
-                    break
-                if not k:
-                    self._peer_closed()
-                    break
-                got += k
-        del buf[got:]
-        return bytes(buf)
+        deadline = None if self._timeout is None else start + self._timeout
+        data, why = _read_on(sock, data, n, deadline)
+        if why == "timeout":
+            self._stash = data
+            raise _timed_out("recv()", _show(self.getRemoteEndpoint()), self._timeout)
+        if why == "end":
+            self._peer_closed()
+        return data
 
     # Python protocols
 
@@ -461,12 +360,9 @@ class TCPSocket:
 
     def _send_error(self, exc: OSError, call: str) -> OSError:
         if _is_timeout(exc):
-            return self._timeout_error(call)
+            return _timed_out(call, _show(self.getRemoteEndpoint()), self._timeout)
         self._peer_closed()
         return _connection_error(exc, f"{call} to {_show(self.getRemoteEndpoint())} failed")
-
-    def _timeout_error(self, call: str) -> TimeoutError:
-        return TimeoutError(errno.ETIMEDOUT, f"{call} on {_show(self.getRemoteEndpoint())} timed out after {self._timeout} s")
 
     def _peer_closed(self) -> None:
         if self._state is _OPEN:
@@ -474,8 +370,6 @@ class TCPSocket:
 
     def _take_stash(self, n: int) -> bytes:
         stash = self._stash
-        if not stash:
-            return b""
         self._stash = stash[n:]
         return stash[:n]
 
