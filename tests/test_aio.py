@@ -635,9 +635,10 @@ def test_a_failed_handshake_is_reported_and_the_server_goes_on(component: str) -
 
 def test_contexts_of_the_wrong_mode_are_refused() -> None:
     async def main() -> None:
-        with pytest.raises(ValueError, match="CLIENT context"):
+        with pytest.raises(nettls.TLSModeError, match="CLIENT context") as refused:
             await nettls.aio.open_connection(LOOPBACK, 1, context=server_context("stdlib"))
-        with pytest.raises(ValueError, match="SERVER context"):
+        assert isinstance(refused.value, ValueError)  # what this layer raised before TLSModeError
+        with pytest.raises(nettls.TLSModeError, match="SERVER context"):
             await nettls.aio.start_server(echo, LOOPBACK, 0, context=client_context("stdlib"))
         with pytest.raises(TypeError, match="TLSContext"):
             await nettls.aio.open_connection(LOOPBACK, 1, context=ssl.create_default_context())

@@ -53,3 +53,24 @@ def test_the_errors_page_maps_every_error_class() -> None:
     text = page.read_text(encoding="utf-8")
     missing = [name for name in errors.__all__ if f"| [`{name}`](" not in text]
     assert missing == [], f"docs/reference/errors.md has no row for {missing}"
+
+
+def test_the_async_layers_refuse_the_other_modes_context_with_a_mode_error() -> None:
+    """nettls.aio's asyncio and anyio entry points: TLSModeError, still a ValueError
+    (what they raised before it existed)."""
+    anyio = pytest.importorskip("anyio")
+    import nettls.aio
+
+    tls: Any = nettls.resolve_tls("stdlib")
+    server_ctx = tls.TLSContext(tls.TLSContext.SERVER)
+    client_ctx = tls.TLSContext(tls.TLSContext.CLIENT)
+
+    async def main() -> None:
+        with pytest.raises(nettls.TLSModeError, match="CLIENT context"):
+            await nettls.aio.connect_tls("127.0.0.1", 1, context=server_ctx)
+        with pytest.raises(nettls.TLSModeError, match="SERVER context"):
+            nettls.aio.TLSListener("127.0.0.1", 0, context=client_ctx)
+        with pytest.raises(ValueError, match="CLIENT context"):
+            await nettls.aio.create_connection(lambda: None, "127.0.0.1", 1, context=server_ctx)  # type: ignore[arg-type,return-value]
+
+    anyio.run(main)

@@ -27,7 +27,7 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 from anyio.streams.tls import TLSAttribute
 
-from nettls.interfaces import TCPServerSocketConstants, TLSError, TLSTimeoutError
+from nettls.interfaces import TCPServerSocketConstants, TLSError, TLSModeError, TLSTimeoutError
 from nettls.components.kit import pem_to_der
 
 from ._channel import CLEAN, DONE, READ, Channel, PlainChannel, SessionMaker
@@ -286,7 +286,7 @@ async def connect_tls(
     """
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
     if maker.server:
-        raise ValueError("connect_tls() needs a CLIENT context; this one is a SERVER context")
+        raise TLSModeError("connect_tls() needs a CLIENT context; this one is a SERVER context")
     name = maker.client_name(host, server_hostname)
     sock = await connect_socket(maker, host, port)
     try:
@@ -322,7 +322,7 @@ class TLSListener(Listener[TLSStream]):
     ) -> None:
         maker = SessionMaker(context, component, tcp_component, "nettls.aio")
         if not maker.server:
-            raise ValueError("TLSListener needs a SERVER context; this one is a CLIENT context")
+            raise TLSModeError("TLSListener needs a SERVER context; this one is a CLIENT context")
         maker.check_listener()
         listener = maker.server_class()
         listener.setNonBlocking()

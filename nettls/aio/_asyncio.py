@@ -17,7 +17,7 @@ import errno
 import logging
 from typing import Any, Awaitable, Callable, TypeVar, cast
 
-from nettls.interfaces import TCPServerSocketConstants
+from nettls.interfaces import TCPServerSocketConstants, TLSModeError
 
 from ._channel import SessionMaker
 from ._connect import PendingConnect
@@ -75,7 +75,7 @@ async def create_connection(
     loop = asyncio.get_running_loop()
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
     if maker.server:
-        raise ValueError("create_connection() needs a CLIENT context; this one is a SERVER context")
+        raise TLSModeError("create_connection() needs a CLIENT context; this one is a SERVER context")
     name = maker.client_name(host, server_hostname)
     sock = await connect_socket(maker, host, port)
     try:
@@ -153,7 +153,7 @@ async def create_server(
     loop = asyncio.get_running_loop()
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
     if not maker.server:
-        raise ValueError("create_server() needs a SERVER context; this one is a CLIENT context")
+        raise TLSModeError("create_server() needs a SERVER context; this one is a CLIENT context")
     maker.check_listener()
     listener = maker.server_class()
     listener.setNonBlocking()

@@ -52,11 +52,12 @@ class TLSNotHandshakenError(TLSError):
     """
 
 
-class TLSModeError(TLSError):
+class TLSModeError(TLSError, ValueError):
     """The context's mode does not fit the call.
 
     ``connect`` needs a client context (``TLSContext(CLIENT)``), ``accept``
-    a server context (``TLSContext(SERVER)``).
+    a server context (``TLSContext(SERVER)``). Also a ``ValueError``: the
+    context given is the wrong kind of argument for the call.
     """
 
 
