@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 
 from .commands import COMMANDS
 from .escape import escape_control
-from .commands._util import EXIT_FAILED, EXIT_USAGE, ArgumentParser, CommandError, one_line
+from .commands._errors import EXIT_FAILED, EXIT_USAGE, CommandError, one_line
+from .commands._options import ArgumentParser
 
 __all__ = ["main", "build_parser"]
 

@@ -6,7 +6,7 @@ Every command module exposes three names, which ``nettls.cli`` reads:
 - ``add_arguments(parser) -> None``: its options, on an ``argparse`` parser;
 - ``run(args) -> int``: does the work and returns the exit status (SPEC
   section 12: 0 success, 1 the thing checked failed, 2 usage or input
-  errors). Known errors are raised as ``nettls.commands._util.CommandError``
+  errors). Known errors are raised as ``nettls.commands._errors.CommandError``
   and become one line on stderr in ``nettls.cli.main``.
 
 Commands reach components only through the registry (``nettls.resolve``),

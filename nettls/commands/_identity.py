@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._util import UsageError, certificate_pem, load_certificates, one_line, read_file
+from ._certs import certificate_pem, load_certificates, read_file
+from ._errors import UsageError, one_line
 
 __all__ = ["add_identity_arguments", "read_identity"]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from . import _util
+from ._errors import EXIT_OK, UsageError, one_line
+from ._output import format_table, write_lines
 
 HELP = "list the interfaces, the components, the links and what is unavailable and why"
 
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         statuses = [s for s in statuses if s.name == args.component]
         if not statuses:
             known = ", ".join(s.name for s in reg.components()) or "none"
-            raise _util.UsageError(f"unknown component {args.component!r}; known: {known}")
+            raise UsageError(f"unknown component {args.component!r}; known: {known}")
     links = reg.links()
 
     out: list[str] = []
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 extenders = sorted(n for n, i in SPEC_INTERFACES.items() if i is not iface and i.extends(iface))
                 rows.append((dana, iface.__name__, f"(abstract: extended by {', '.join(extenders)})", ""))
-        out += _util.format_table(("name", "interface", "linked to", "provided by"), rows, indent="  ")
+        out += format_table(("name", "interface", "linked to", "provided by"), rows, indent="  ")
         out.append("")
         out.append("Extension interfaces (nettls.interfaces): " + ", ".join(_extension_names()))
         out.append("")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     out.append("Components:")
     for status in statuses:
         if not status.available:
-            out.append(f"  {status.name}: unavailable: {_util.one_line(status.reason)}")
+            out.append(f"  {status.name}: unavailable: {one_line(status.reason)}")
             if status.origin:
                 out.append(f"    from {status.origin}")
             continue
@@ -111,5 +112,5 @@ def run(args: argparse.Namespace) -> int:
         source = f"{LINKS_VARIABLE}={env}" if env else f"{LINKS_VARIABLE} unset"
         out.append(f"Links (the package manifest, then {source}):")
         out += [f"  {name} -> {to or '(not linked)'}" for name, to in links.items()]
-    _util.write_lines(out)
-    return _util.EXIT_OK
+    write_lines(out)
+    return EXIT_OK

@@ -16,7 +16,9 @@ import inspect
 import sys
 from typing import Any, Callable, Mapping
 
-from . import _util
+from ._errors import EXIT_FAILED, EXIT_OK, CheckFailed, UsageError, one_line
+from ._options import add_tcp_component_option
+from ._output import format_table, write_lines
 
 HELP = "run the conformance suite and print a table: one row per contract clause, one column per component"
 
@@ -45,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--component", metavar="NAME", action="append", default=[], help="a component to test, as NAME (may be repeated)"
     )
-    _util.add_tcp_component_option(parser)
+    add_tcp_component_option(parser)
     parser.add_argument(
         "--clause", metavar="PREFIX", action="append", default=[], help="only clauses whose id starts with PREFIX, such as 6. or 7.send (may be repeated)"
     )
@@ -60,27 +62,27 @@ def _find_run() -> Callable[..., Any]:
     except ValueError:  # a module entry without a spec: not a usable pytest
         has_pytest = False
     if not has_pytest:
-        raise _util.UsageError(
+        raise UsageError(
             "the conformance suite runs on pytest, which is not installed: pip install 'nettls[test]'"
         )
     try:
         package = importlib.import_module("nettls.conformance")
     except ImportError as exc:
-        raise _util.UsageError(f"the conformance suite cannot be loaded: {_util.one_line(exc)}") from None
+        raise UsageError(f"the conformance suite cannot be loaded: {one_line(exc)}") from None
     try:
         run_suite = getattr(package, "run", None)
     except ImportError as exc:  # a lazily loaded name whose module is broken or absent
         run_suite = None
-        problem = _util.one_line(exc)
+        problem = one_line(exc)
     else:
         problem = "nettls.conformance has no run()"
     if run_suite is None:
         try:
             run_suite = getattr(importlib.import_module("nettls.conformance.runner"), "run", None)
         except ImportError as exc:
-            problem = _util.one_line(exc)
+            problem = one_line(exc)
     if not callable(run_suite):
-        raise _util.UsageError(f"the conformance suite is not available in this installation ({problem})")
+        raise UsageError(f"the conformance suite is not available in this installation ({problem})")
     found: Callable[..., Any] = run_suite
     return found
 
@@ -128,7 +130,7 @@ def render(table: Mapping[str, Mapping[str, object]], components: list[str], des
         if descriptions:
             cells.append(descriptions.get(str(clause), ""))
         rows.append(cells)
-    lines = _util.format_table(headers, rows)
+    lines = format_table(headers, rows)
     lines.append("")
     for c in columns:
         summary = ", ".join(f"{n} {w}" for w, n in sorted(counts[c].items(), key=lambda item: (-item[1], item[0])))
@@ -146,12 +148,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             nettls.registry.component(name)
         except nettls.RegistryError as exc:
-            raise _util.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     if not names:
         reg = nettls.registry
         names = sorted(set(reg.providers("net.TLS")) | set(reg.providers("net.TCPSocket")))
         if not names:
-            raise _util.CheckFailed("no component is available to test")
+            raise CheckFailed("no component is available to test")
 
     run_suite = _find_run()
     try:
@@ -161,11 +163,11 @@ def run(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
     if args.clause:
         if "clauses" not in accepted:
-            raise _util.UsageError("this conformance suite cannot select clauses (its run() takes no 'clauses')")
+            raise UsageError("this conformance suite cannot select clauses (its run() takes no 'clauses')")
         kwargs["clauses"] = list(args.clause)
     if args.tcp_component is not None:
         if "tcp" not in accepted:
-            raise _util.UsageError("this conformance suite cannot choose the TCP component (its run() takes no 'tcp')")
+            raise UsageError("this conformance suite cannot choose the TCP component (its run() takes no 'tcp')")
         kwargs["tcp"] = args.tcp_component
     if args.verbose and "output" in accepted:
         kwargs["output"] = sys.stderr
@@ -173,13 +175,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         table = run_suite(names, **kwargs)
     except nettls.RegistryError as exc:
-        raise _util.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     except Exception as exc:
-        raise _util.CheckFailed(f"the conformance suite could not run: {type(exc).__name__}: {_util.one_line(exc)}") from None
+        raise CheckFailed(f"the conformance suite could not run: {type(exc).__name__}: {one_line(exc)}") from None
     if not table:
-        raise _util.CheckFailed("the conformance suite ran no test for " + ", ".join(names))
+        raise CheckFailed("the conformance suite ran no test for " + ", ".join(names))
     lines, failures = render(table, names, {} if args.brief else _descriptions())
     lines.append("")
     lines.append("all clauses pass" if not failures else f"{failures} failing cell{'s' if failures != 1 else ''}")
-    _util.write_lines(lines)
-    return _util.EXIT_FAILED if failures else _util.EXIT_OK
+    write_lines(lines)
+    return EXIT_FAILED if failures else EXIT_OK

@@ -34,7 +34,12 @@ from typing import Any, Callable
 
 from nettls.escape import escape_control
 
-from . import _identity, _util
+from . import _identity
+from ._certs import build_store, certificate_lines, check_host_name, describe_certificate
+from ._classes import TCPClasses, TLSClasses, client_verifies_chain, tcp_classes, tls_classes
+from ._errors import EXIT_OK, CheckFailed, UsageError, error_text, one_line
+from ._options import add_component_option, add_tcp_component_option, is_address, parse_endpoint, seconds
+from ._sessions import UNKNOWN, SessionWaiter, available, failure_reason, session_info
 
 HELP = "connect to a TLS server (like openssl s_client): peer chain, protocol, cipher, verification, data"
 EPILOG = (
@@ -45,8 +50,6 @@ EPILOG = (
     "also with -q; 2 for bad usage or an unreadable file."
 )
 
-#: Plaintext read from the session at a time.
-_READ_SIZE = 65536
 #: Largest --cert, --key or --chain file read.
 _IDENTITY_FILE_LIMIT = 1 << 20
 #: How long close() may take to write close_notify in non-blocking mode.
@@ -84,21 +87,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_util.seconds,
+        type=seconds,
         default=2.0,
         help="stop reading after this long without data (default: 2)",
     )
     parser.add_argument(
         "--connect-timeout",
         metavar="SECONDS",
-        type=_util.seconds,
+        type=seconds,
         default=10.0,
         help="bound on the TCP connect and on the TLS handshake (default: 10)",
     )
     _identity.add_identity_arguments(parser, "a PEM client certificate to present when the server asks (mutual TLS)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only what arrives (and errors)")
-    _util.add_component_option(parser)
-    _util.add_tcp_component_option(parser)
+    add_component_option(parser)
+    add_tcp_component_option(parser)
 
 
 #: The escapes --send takes, and the bytes they stand for.
@@ -171,11 +174,11 @@ def _alpn(text: str | None) -> list[str]:
         return []
     protocols = [p.strip() for p in text.split(",") if p.strip()]
     if not protocols:
-        raise _util.UsageError(f"--alpn {text!r}: name at least one protocol, such as h2,http/1.1")
+        raise UsageError(f"--alpn {text!r}: name at least one protocol, such as h2,http/1.1")
     return protocols
 
 
-def _client_context(tls_c: _util.TLSClasses, args: argparse.Namespace, built: tuple[Any, str] | None) -> tuple[Any, bool]:
+def _client_context(tls_c: TLSClasses, args: argparse.Namespace, built: tuple[Any, str] | None) -> tuple[Any, bool]:
     """The CLIENT context, and whether it verifies during the handshake."""
     from nettls.interfaces import IProtocolNegotiation, IServerName, IVerifyOnConnect
 
@@ -183,25 +186,25 @@ def _client_context(tls_c: _util.TLSClasses, args: argparse.Namespace, built: tu
     protocols = _alpn(args.alpn)
     if protocols:
         if not IProtocolNegotiation.providedBy(ctx):
-            raise _util.UsageError(f"--alpn: component {tls_c.name} does not provide ALPN (IProtocolNegotiation)")
+            raise UsageError(f"--alpn: component {tls_c.name} does not provide ALPN (IProtocolNegotiation)")
         try:
             ctx.setApplicationProtocols(protocols)
         except (TypeError, ValueError) as exc:
-            raise _util.UsageError(f"--alpn: {_util.one_line(exc)}") from None
+            raise UsageError(f"--alpn: {one_line(exc)}") from None
     if args.cert is not None:
         cert, key, chain = _identity.read_identity(args, _IDENTITY_FILE_LIMIT)
         ctx.setCertificate(cert, key)
         if chain:
             ctx.setCertificateChain(chain)
     elif args.key is not None or args.chain is not None or args.key_password_file is not None:
-        raise _util.UsageError("--key, --chain and --key-password-file need --cert")
+        raise UsageError("--key, --chain and --key-password-file need --cert")
     one_step = bool(
         args.verify and built is not None and IVerifyOnConnect.providedBy(ctx) and IServerName.implementedBy(tls_c.TLS)
     )
     if one_step:
         assert built is not None
         ctx.setVerifyOnConnect(built[0], checkHostName=True)
-    elif built is not None and _util.client_verifies_chain(tls_c) and IVerifyOnConnect.providedBy(ctx):
+    elif built is not None and client_verifies_chain(tls_c) and IVerifyOnConnect.providedBy(ctx):
         # This component's client checks the server's signature only with
         # the chain (SPEC 6): give it the CA, the host name stays ours to check.
         ctx.setVerifyOnConnect(built[0], checkHostName=False)
@@ -217,9 +220,9 @@ def _server_name(session: Any, name: str) -> str:
     try:
         session.setServerName(name)
     except ValueError as exc:
-        raise _util.UsageError(f"--hostname {name!r}: {_util.one_line(exc)}") from None
+        raise UsageError(f"--hostname {name!r}: {one_line(exc)}") from None
     sent = session.getServerName()
-    if _util.is_address(name):
+    if is_address(name):
         return f"Server name: {sent} (an address: no SNI sent)"
     return f"Server name (SNI): {sent}"
 
@@ -227,10 +230,10 @@ def _server_name(session: Any, name: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from nettls.interfaces import ITimeout, TLSError, TLSTimeoutError
 
-    tls_c = _util.tls_classes(args.component)
-    tcp_c = _util.tcp_classes(args.tcp_component)
-    host, port = _util.parse_endpoint(args.endpoint)
-    built = _util.build_store(tls_c.TLSCertStore, args.cafile, args.capath, system=args.verify)
+    tls_c = tls_classes(args.component)
+    tcp_c = tcp_classes(args.tcp_component)
+    host, port = parse_endpoint(args.endpoint)
+    built = build_store(tls_c.TLSCertStore, args.cafile, args.capath, system=args.verify)
     ctx, one_step = _client_context(tls_c, args, built)
     payload = _payload(args)
     out = _Output(args.quiet)
@@ -243,8 +246,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         sock.connect(host, port)
     except (OSError, ValueError) as exc:  # ConnectionError, TimeoutError, a bad address
-        text = _util.error_text(exc)
-        raise _util.CheckFailed(text if host in text else f"cannot connect to {where}: {text}") from None
+        text = error_text(exc)
+        raise CheckFailed(text if host in text else f"cannot connect to {where}: {text}") from None
     remote = sock.getRemoteEndpoint()
     out.line(f"Connected to {where}" + (f" ({remote.address})" if remote and remote.address != host else "") + f" over {tcp_c.name}")
 
@@ -256,15 +259,15 @@ def run(args: argparse.Namespace) -> int:
             status = session.connect(sock)
             elapsed = time.perf_counter() - started
         except TLSTimeoutError:
-            raise _util.CheckFailed(f"TLS handshake with {where} timed out after {args.connect_timeout:g} s") from None
+            raise CheckFailed(f"TLS handshake with {where} timed out after {args.connect_timeout:g} s") from None
         except TLSError as exc:
             if one_step:
                 _refused(out, session, built, name, tls_c.name)
-            text = _util.error_text(exc)
-            raise _util.CheckFailed(f"{where}: {text}" if "handshake" in text else f"TLS handshake with {where} failed: {text}") from None
+            text = error_text(exc)
+            raise CheckFailed(f"{where}: {text}" if "handshake" in text else f"TLS handshake with {where} failed: {text}") from None
         if status != session.OK:
-            reason = _util.failure_reason(session, f"connect() returned {status}")
-            raise _util.CheckFailed(f"TLS handshake with {where} failed: {reason}")
+            reason = failure_reason(session, f"connect() returned {status}")
+            raise CheckFailed(f"TLS handshake with {where} failed: {reason}")
         return _after_handshake(args, out, session, sock, tcp_c, built, name, payload, elapsed, tls_c.name, one_step)
     finally:
         sock.disconnect()
@@ -278,19 +281,19 @@ def _refused(out: _Output, session: Any, built: tuple[Any, str] | None, name: st
     result = session.getVerifyResult() if IVerifyResult.providedBy(session) else None
     if result is None or result.status != VerifyStatus.FAIL:
         return  # another handshake failure: the caller reports it
-    reason = _util.one_line(result.failedReason or "no reason given")
+    reason = one_line(result.failedReason or "no reason given")
     out.line(f"TLS handshake: FAIL: the server's certificate was refused during the handshake (component {component}): {reason}")
     chain = session.getPeerCertChain()
     if not chain:  # a library that hands out no certificate it refused (rustls)
         out.line("Peer certificate chain: not handed out by the component for a refused certificate")
         out.line("Not sending anything: the peer did not verify (--verify)")
-        raise _util.CheckFailed(f"verification failed during the handshake: {reason}")
+        raise CheckFailed(f"verification failed during the handshake: {reason}")
     problem = _report_checks(out, session, chain, built, name)
     out.line("Not sending anything: the peer did not verify (--verify)")
     if problem is None:  # the handshake's TLS profile refused what the purpose-free check accepts
         problem = f"verification failed: {reason}"
         out.line(f"Verification: FAIL: {reason}")
-    raise _util.CheckFailed(problem)
+    raise CheckFailed(problem)
 
 
 def _after_handshake(
@@ -298,7 +301,7 @@ def _after_handshake(
     out: _Output,
     session: Any,
     sock: Any,
-    tcp_c: _util.TCPClasses,
+    tcp_c: TCPClasses,
     built: tuple[Any, str] | None,
     name: str,
     payload: bytes,
@@ -308,26 +311,26 @@ def _after_handshake(
 ) -> int:
     from nettls.interfaces import INegotiatedProtocol, TLSError
 
-    protocol, cipher = _util.session_info(session)
+    protocol, cipher = session_info(session)
     checked = "; chain and host name verified during the handshake" if one_step else ""
     out.line(f"TLS handshake: OK in {elapsed * 1000:.1f} ms (component {component}){checked}")
     out.line(f"Protocol: {protocol}")
     out.line(f"Cipher:   {cipher}")
     if args.alpn is not None:
-        chosen = session.getApplicationProtocol() if INegotiatedProtocol.providedBy(session) else _util.UNKNOWN
+        chosen = session.getApplicationProtocol() if INegotiatedProtocol.providedBy(session) else UNKNOWN
         out.line(f"ALPN:     {chosen or 'none selected'}")
     problem = _report_checks(out, session, session.getPeerCertChain(), built, name)
 
     if problem is not None and args.verify:
         out.line("Not sending anything: the peer did not verify (--verify)")
         session.close()
-        raise _util.CheckFailed(problem)
+        raise CheckFailed(problem)
 
     if payload:
         try:
             session.send(payload)
         except TLSError as exc:
-            raise _util.CheckFailed(f"sending failed: {_util.error_text(exc)}") from None
+            raise CheckFailed(f"sending failed: {error_text(exc)}") from None
     out.line(f"--- sent {len(payload)} bytes; printing what arrives until the peer closes or {args.timeout:g} s pass without data")
     ended = _receive(session, sock, tcp_c, args.timeout, out.data)
     alert = _peer_alert(session)
@@ -336,17 +339,18 @@ def _after_handshake(
     if alert is not None:
         # A TLS 1.3 server refuses a client (certificate_required, ...) after
         # the client's handshake is done: still a failure (SPEC 12).
-        raise _util.CheckFailed(f"the peer sent a fatal alert: {alert}")
+        raise CheckFailed(f"the peer sent a fatal alert: {alert}")
     if problem is not None:
-        raise _util.CheckFailed(problem)
-    return _util.EXIT_OK
+        raise CheckFailed(problem)
+    return EXIT_OK
 
 
 def _peer_alert(session: Any) -> str | None:
     """The failure reason when the session ended on an alert from the peer, else None."""
     from nettls.interfaces import ISessionInfo
 
-    if not ISessionInfo.providedBy(session) or session.getStatus() != session.FAIL:
+    informs = ISessionInfo.providedBy(session)  # a plain bool: no narrowing for mypy
+    if not informs or session.getStatus() != session.FAIL:
         return None
     reason = session.getFailureReason()
     return reason if reason and "alert" in reason.lower() else None
@@ -359,7 +363,7 @@ def _report_checks(out: _Output, session: Any, chain: list[str], built: tuple[An
 
     out.line(f"Peer certificate chain ({len(chain)} certificate{'s' if len(chain) != 1 else ''}):")
     for i, pem in enumerate(chain):
-        for text in _util.certificate_lines(pem, label=f"{i} ", indent="  "):
+        for text in certificate_lines(pem, label=f"{i} ", indent="  "):
             out.line(text)
     if built is None:
         out.line("Verification: not checked (no --cafile or --capath given)")
@@ -375,18 +379,18 @@ def _report_checks(out: _Output, session: Any, chain: list[str], built: tuple[An
     if result.status == VerifyStatus.OK:
         out.line(f"Verification: OK (against {trusted})")
     else:
-        reason = _util.one_line(result.failedReason or "no reason given")
+        reason = one_line(result.failedReason or "no reason given")
         problem = f"verification failed: {reason}"
         out.line(f"Verification: FAIL: {reason} (against {trusted})")
         if result.failedCertificate:
             try:
-                out.line(f"  failed certificate: {_util.describe_certificate(result.failedCertificate).subject}")
+                out.line(f"  failed certificate: {describe_certificate(result.failedCertificate).subject}")
             except ValueError:
                 pass
     try:
-        mismatch = _util.check_host_name(chain[0], name)
+        mismatch = check_host_name(chain[0], name)
     except ValueError as exc:
-        mismatch = f"the server's certificate does not parse: {_util.one_line(exc)}"
+        mismatch = f"the server's certificate does not parse: {one_line(exc)}"
     if mismatch is None:
         out.line(f"Host name: OK ({name})")
     else:
@@ -395,83 +399,59 @@ def _report_checks(out: _Output, session: Any, chain: list[str], built: tuple[An
     return problem
 
 
-def _receive(session: Any, sock: Any, tcp_c: _util.TCPClasses, idle: float, write: Callable[[bytes], None]) -> str:
+def _receive(session: Any, sock: Any, tcp_c: TCPClasses, idle: float, write: Callable[[bytes], None]) -> str:
     """Print what arrives until the peer closes or ``idle`` seconds without data.
 
-    Uses a ``TCPMonitor`` and a non-blocking session where the socket can be
-    watched (``ISelectable``), else blocking reads bounded by ``ITimeout``.
+    Waits on an event loop over the TCP component's monitor, the session
+    non-blocking, where the socket can be watched (``ISelectable``), else
+    reads blocking, bounded by ``ITimeout``.
     """
     from nettls.interfaces import ISelectable, ITimeout, TLSError
 
-    if not ISelectable.providedBy(sock):
+    selectable = ISelectable.providedBy(sock)  # a plain bool: no narrowing for mypy
+    if not selectable:
         if ITimeout.providedBy(sock):
             sock.setTimeout(idle)
         try:
             while True:
                 chunk = session.recv(1)
                 if not chunk:
-                    return _util.failure_reason(session, "the peer closed the connection")
+                    return failure_reason(session, "the peer closed the connection")
                 write(chunk)
         except TimeoutError:
             return f"no data for {idle:g} s"
         except TLSError as exc:
-            return f"receiving failed: {_util.error_text(exc)}"
+            return f"receiving failed: {error_text(exc)}"
 
     session.setNonBlocking()
-    monitor = tcp_c.TCPMonitor()
     try:
-        monitor.addSocket(sock)
-        session.sendWait.subscribe(lambda event: monitor.armSendNotify(sock))
-        deadline = time.monotonic() + idle
-        while True:
-            while True:  # decrypted data can wait inside the session: read until b""
-                chunk = session.recv(_READ_SIZE)
-                if not chunk:
-                    break
-                write(chunk)
-                deadline = time.monotonic() + idle
-            status = session.getStatus()
-            if status == session.FAIL or not sock.connected():
-                return _util.failure_reason(session, "the peer closed the connection")
-            if status == session.WAIT_WRITE or session.getBufferUnsent():
-                monitor.armSendNotify(sock)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return f"no data for {idle:g} s"
-            for event in monitor.wait(remaining * 1000.0):
-                if event.sendReady:
-                    session.sendBuffer()
+        with SessionWaiter(tcp_c, sock, session) as waiter:
+            deadline = time.monotonic() + idle
+            while True:
+                for chunk in available(session):
+                    write(chunk)
+                    deadline = time.monotonic() + idle
+                status = session.getStatus()
+                if status == session.FAIL or not sock.connected():
+                    return failure_reason(session, "the peer closed the connection")
+                writing = status == session.WAIT_WRITE or bool(session.getBufferUnsent())
+                if not waiter.wait(deadline, write=writing, flush=True):
+                    return f"no data for {idle:g} s"
     except TLSError as exc:
-        return f"receiving failed: {_util.error_text(exc)}"
-    finally:
-        _close_monitor(monitor)
+        return f"receiving failed: {error_text(exc)}"
 
 
-def _close(session: Any, sock: Any, tcp_c: _util.TCPClasses) -> bool:
-    """Send close_notify (True if it was); in non-blocking mode wait up to a
-    second for it to be written."""
+def _close(session: Any, sock: Any, tcp_c: TCPClasses) -> bool:
+    """Send close_notify (True if it was); in non-blocking mode wait up to
+    ``_CLOSE_WAIT`` seconds for it to be written."""
     from nettls.interfaces import ISelectable
 
     try:
         status = session.close()
         if status != session.WAIT_WRITE or not ISelectable.providedBy(sock):
             return bool(status == session.OK)
-        monitor = tcp_c.TCPMonitor()
-        try:
-            monitor.addSocket(sock)
-            deadline = time.monotonic() + _CLOSE_WAIT
-            while status == session.WAIT_WRITE and time.monotonic() < deadline:
-                monitor.armSendNotify(sock)
-                monitor.wait(max(0.0, deadline - time.monotonic()) * 1000.0)
-                status = session.close()
-        finally:
-            _close_monitor(monitor)
+        with SessionWaiter(tcp_c, sock, session) as waiter:
+            status = waiter.complete(session.close, time.monotonic() + _CLOSE_WAIT, status=status, read=False)
         return bool(status == session.OK)
     except Exception:  # the peer is gone: nothing more can reach it
         return False
-
-
-def _close_monitor(monitor: Any) -> None:
-    close = getattr(monitor, "close", None)
-    if callable(close):
-        close()

@@ -37,7 +37,10 @@ from typing import Any
 
 from nettls.interfaces import CertificateError
 
-from . import _identity, _util
+from . import _identity
+from ._certs import describe_certificate
+from ._errors import EXIT_OK, UsageError, error_text, one_line
+from ._options import add_component_option, add_tcp_component_option, seconds
 
 HELP = "run a TLS server: echo (default) or, with --http, a small HTTPS page; thousands of clients in one thread"
 
@@ -48,7 +51,7 @@ MAX_PEM_FILE = 1 << 20
 def _seconds_or_zero(text: str) -> float:
     if text.strip() in ("0", "0.0"):
         return 0.0
-    return _util.seconds(text)
+    return seconds(text)
 
 
 def _port(text: str) -> int:
@@ -85,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--handshake-timeout",
         metavar="SECONDS",
-        type=_util.seconds,
+        type=seconds,
         default=10.0,
         help="a client must complete the handshake within this time of connecting, however slowly it keeps "
         "sending; then it is dropped, so stalled or trickling clients cannot pile up (default: 10)",
@@ -98,8 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close a connection after this long without progress; in --http mode the request head must "
         "arrive within it (default: 60; 0: never)",
     )
-    _util.add_component_option(parser)
-    _util.add_tcp_component_option(parser)
+    add_component_option(parser)
+    add_tcp_component_option(parser)
 
 
 def raise_file_limit() -> tuple[int, int] | None:
@@ -130,7 +133,7 @@ def _certificate_inputs(args: argparse.Namespace) -> tuple[str | None, str | Non
     if args.cert is None:
         if args.key is not None or args.chain is not None:
             given = "--key" if args.key is not None else "--chain"
-            raise _util.UsageError(f"{given} needs --cert (without --cert a throwaway certificate is made)")
+            raise UsageError(f"{given} needs --cert (without --cert a throwaway certificate is made)")
         return None, None, []
     return _read_certificate(args)
 
@@ -163,9 +166,9 @@ def _make_server(args: argparse.Namespace) -> Any:
         if certificate is None:
             raise
         where = f"--cert {args.cert}" + (f" / --key {args.key}" if args.key else "")
-        raise _util.UsageError(f"{where}: {_util.one_line(exc)}") from None
+        raise UsageError(f"{where}: {one_line(exc)}") from None
     except ValueError as exc:
-        raise _util.UsageError(_util.one_line(exc)) from None
+        raise UsageError(one_line(exc)) from None
     if certificate is not None:  # usable: now say what clients will think of it
         _warn_about_certificate(certificate, args.host)
     return server
@@ -179,7 +182,7 @@ def _warn_about_certificate(pem: str, host: str) -> None:
 
     from nettls.hostname import check_host_name
 
-    info = _util.describe_certificate(pem)
+    info = describe_certificate(pem)
     now = datetime.datetime.now(datetime.timezone.utc)
     if now > info.not_after:
         log.warning("the certificate expired on %s: clients will refuse it", info.not_after.strftime("%Y-%m-%d %H:%M UTC"))
@@ -211,10 +214,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         endpoint = server.start()
     except OSError as exc:
-        reason = _util.error_text(exc)
+        reason = error_text(exc)
         if args.host not in reason:
             reason = f"cannot listen on {args.host} port {args.port}: {reason}"
-        raise _util.UsageError(reason) from None
+        raise UsageError(reason) from None
     from nettls.server import format_endpoint
 
     ca_path = None
@@ -233,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         if ca_path is not None:
             shutil.rmtree(os.path.dirname(ca_path), ignore_errors=True)
     log.info("stopped after %d connection(s)", server.accepted)
-    return _util.EXIT_OK
+    return EXIT_OK
 
 
 def _serve_until_signalled(server: Any) -> None:

@@ -14,7 +14,11 @@ import argparse
 from nettls.escape import escape_control
 from nettls.interfaces.data import VERIFY_PROFILE
 
-from . import _util
+from ._certs import build_store, certificate_lines, certificate_pem, check_host_name, describe_certificate, load_certificates
+from ._classes import tls_classes
+from ._errors import EXIT_FAILED, EXIT_OK, one_line
+from ._options import add_component_option
+from ._output import write_lines
 
 HELP = "verify a certificate chain against trusted CAs (verifyCertificate); exit 0 OK, 1 FAIL"
 
@@ -36,37 +40,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="also check that the certificate is valid for this host name or IP address (RFC 6125)",
     )
-    _util.add_component_option(parser)
+    add_component_option(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only OK or FAIL and the reason")
 
 
 def run(args: argparse.Namespace) -> int:
-    classes = _util.tls_classes(args.component)
-    certs = _util.load_certificates(args.cert, "CERT")
+    classes = tls_classes(args.component)
+    certs = load_certificates(args.cert, "CERT")
     chain = certs[1:]
     for path in args.chain:
-        chain += _util.load_certificates(path, "--chain")
-    built = _util.build_store(classes.TLSCertStore, args.cafile, args.capath, system=True)
+        chain += load_certificates(path, "--chain")
+    built = build_store(classes.TLSCertStore, args.cafile, args.capath, system=True)
     assert built is not None  # system=True: a store or a UsageError
     store, trusted = built
 
-    leaf_pem = _util.certificate_pem(certs[0])
-    chain_pems = [_util.certificate_pem(c) for c in chain]
+    leaf_pem = certificate_pem(certs[0])
+    chain_pems = [certificate_pem(c) for c in chain]
     # verifyCertificate works on a session that never connected (SPEC section 6).
     session = classes.TLS(classes.TLSContext(classes.TLSContext.CLIENT))
     status = session.verifyCertificate(store, leaf_pem, chain_pems or None)
-    mismatch = _util.check_host_name(leaf_pem, args.hostname) if args.hostname is not None else None
+    mismatch = check_host_name(leaf_pem, args.hostname) if args.hostname is not None else None
     ok = status.ok and mismatch is None
 
     out: list[str] = []
     if ok:
         out.append(f"{args.cert}: OK")
     elif not status.ok:
-        out.append(f"{args.cert}: FAIL: {_util.one_line(status.failedReason or 'no reason given')}")
+        out.append(f"{args.cert}: FAIL: {one_line(status.failedReason or 'no reason given')}")
     else:
-        out.append(f"{args.cert}: FAIL: {_util.one_line(mismatch)}")
+        out.append(f"{args.cert}: FAIL: {one_line(mismatch)}")
     if not args.quiet:
-        out += _util.certificate_lines(certs[0], indent="  ")
+        out += certificate_lines(certs[0], indent="  ")
         n = len(chain_pems)
         out.append(f"  chain:    {n} untrusted certificate{'s' if n != 1 else ''}")
         out.append(f"  trusted:  {trusted}")
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if not status.ok:
             if status.failedCertificate:
                 try:
-                    info = _util.describe_certificate(status.failedCertificate)
+                    info = describe_certificate(status.failedCertificate)
                     out.append(
                         f"  failed certificate: {escape_control(info.subject)} (issued by {escape_control(info.issuer)})"
                     )
@@ -86,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
                     out.append("  failed certificate: (does not parse)")
             else:
                 out.append("  failed certificate: not identified by the component")
-    _util.write_lines(out)
-    return _util.EXIT_OK if ok else _util.EXIT_FAILED
+    write_lines(out)
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,15 +1,16 @@
 """Non-blocking I/O the Dana way, with SPEC 7 checked after every call.
 
-A ``Driver`` runs non-blocking streams from one thread: a ``TCPMonitor``
-watches every socket; each stream's ``sendWait`` listener arms a send
-notification; on send-ready the driver calls ``sendBuffer()``, on
+A ``Driver`` runs non-blocking streams from one thread on an
+``EventLoop`` over the TCP component's monitor: the loop watches every
+socket; each stream's ``sendWait`` listener arms a send notification; on
+send-ready the driver calls ``sendBuffer()``, on
 recv-ready it calls ``recv()`` until it returns ``b""`` and then asks
 ``getStatus()`` (a TLS session) or ``connected()`` (a TCP socket) whether
 the stream ended. Every ``send()`` and ``sendBuffer()`` goes through a
 ``SendLedger`` that checks SPEC section 7 after the call: the count, the
 invariant ``sum(returns) + getBufferUnsent() == sum(len(data))``, and how
 many ``sendWait`` events the call fired, with what data. Every wait is
-bounded in iterations and seconds; a stall raises AssertionError
+bounded in seconds; a stall raises AssertionError
 describing each end. ``makers`` re-exports these classes.
 """
 
@@ -20,6 +21,7 @@ import contextlib
 import time
 from typing import Any, Callable
 
+from nettls.eventloop import EventLoop
 from nettls.interfaces import ITLS
 
 from ._support import payload
@@ -29,8 +31,9 @@ __all__ = ["SendLedger", "Endpoint", "Driver", "stuff"]
 
 # A recv() loop that never returns b"" is a bug; this many reads prove it.
 _MAX_READS_PER_DRAIN = 100_000
-# Iterations of a driver loop before it counts as a busy loop.
-_MAX_STEPS = 200_000
+#: Longest one turn of the loop waits for events (s): the driver's stall
+#: checks (a handshake's grace after a FAIL) look at the clock this often.
+_TURN = 0.02
 
 
 class SendLedger:
@@ -184,7 +187,7 @@ class Endpoint:
     # -- calls -------------------------------------------------------------
 
     def arm(self) -> None:
-        self.driver.monitor.armSendNotify(self.watched_socket)
+        self.driver.loop.want_write(self.watched_socket)
 
     def begin(self, call: Callable[[], int], what: str, *, first: int | None = None) -> int:
         """Start a call that returns a TLS status (``connect``, ``accept``,
@@ -267,18 +270,23 @@ class Endpoint:
     def unwatch(self) -> None:
         """Stop watching this end's socket (a reader that does not read)."""
         if self.watched:
-            self.driver.monitor.remSocket(self.watched_socket)
+            self.driver.loop.unwatch(self.watched_socket)
             self.watched = False
 
     def watch(self) -> None:
         """Watch this end's socket again."""
         if not self.watched:
-            self.driver.monitor.addSocket(self.watched_socket, self)
+            self.driver.loop.watch(self.watched_socket, self.on_event)
             self.watched = True
 
     # -- events ------------------------------------------------------------
 
     def on_event(self, event: Any) -> None:
+        """The loop's handler for this end's socket (an event already waiting
+        when the end stopped being watched is ignored)."""
+        self.driver.events += 1
+        if not self.watched:
+            return
         if self._pending is not None:
             self._call_pending()
             return
@@ -307,18 +315,22 @@ class Endpoint:
 
 
 class Driver:
-    """Drives non-blocking streams from one thread with a ``TCPMonitor``.
+    """Drives non-blocking streams from one thread on an ``EventLoop``.
 
     ``add()`` a stream (a TLS session with its socket, or a TCP socket) and
     ``run_until()`` a condition; the driver reacts to events as a Dana
     non-blocking program does (see the module docstring). Each wait is
-    bounded by ``timeout`` seconds and a number of iterations.
+    bounded by ``timeout`` seconds.
     """
 
     def __init__(self, tcp: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.monitor = TCPKit.of(tcp).TCPMonitor()
+        # Not wakeable: nothing but this thread drives it, and the monitor
+        # under test watches the streams' sockets only.
+        self.loop = EventLoop(TCPKit.of(tcp).TCPMonitor(), wakeable=False, tick=_TURN)
         self.timeout = timeout
         self.endpoints: list[Endpoint] = []
+        #: events handled so far (``step`` reports how many it handled)
+        self.events = 0
 
     def add(
         self, stream: Any, socket: Any = None, *, name: str = "", data: Any = _UNSET, watch: Any = None
@@ -339,35 +351,21 @@ class Driver:
             if stream.setNonBlocking(data) is not True:
                 raise AssertionError(f"{ep.name}: setNonBlocking() did not return True")
             ep.ledger.expected_details = data
-        if self.monitor.addSocket(monitored, ep) is not True:
-            raise AssertionError("TCPMonitor.addSocket() did not return True")
+        self.loop.watch(monitored, ep.on_event)
         self.endpoints.append(ep)
         return ep
 
     def step(self, ms: int = 20) -> int:
         """Wait up to ``ms`` for events and handle them; returns how many."""
-        events = self.monitor.wait(ms)
-        for event in events:
-            ep = event.userData
-            if not isinstance(ep, Endpoint) or ep.driver is not self:
-                raise AssertionError(f"TCPMonitor.wait() returned userData {ep!r}, not what addSocket() was given")
-            if ep.watched:
-                ep.on_event(event)
-        return len(events)
+        before = self.events
+        self.loop.run_once(ms / 1000.0)
+        return self.events - before
 
     def run_until(self, condition: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         """Handle events until ``condition()``; AssertionError after the timeout."""
         limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        for _ in range(_MAX_STEPS):
-            if condition():
-                return
-            if time.monotonic() > deadline:
-                break
-            self.step()
-        else:
-            if condition():
-                return
+        if self.loop.run(until=condition, timeout=limit):
+            return
         raise AssertionError(f"stalled after {limit} s waiting for {what}: " + "; ".join(ep.describe() for ep in self.endpoints))
 
     def handshake(self, server: Endpoint, client: Endpoint, *, grace: float = 1.0) -> tuple[int, int]:

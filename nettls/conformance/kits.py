@@ -14,13 +14,13 @@ import contextlib
 import os
 import socket as _socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pytest
 
 import nettls
+from nettls.eventloop import EventLoop
 from nettls.interfaces import IServerSocketOptions, ITimeout, IVerifyOnConnect, TLSConstants
 
 from .pki import Identity, make_pki
@@ -313,19 +313,22 @@ def tcp_pair(
 
 def flush_socket(sock: Any, tcp: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Write a non-blocking TCP socket's queue out: ``sendBuffer()`` on each
-    send-ready event until ``getBufferUnsent()`` is 0."""
-    monitor = TCPKit.of(tcp).TCPMonitor()
-    monitor.addSocket(sock)
-    deadline = time.monotonic() + timeout
-    try:
-        while sock.getBufferUnsent() > 0:
-            if time.monotonic() > deadline:
+    send-ready event (on an ``EventLoop`` of its own) until
+    ``getBufferUnsent()`` is 0."""
+
+    def on_event(event: Any) -> None:
+        if event.sendReady:
+            sock.sendBuffer()
+            loop.want_write(sock)
+
+    with EventLoop(TCPKit.of(tcp).TCPMonitor(), wakeable=False, tick=0.05) as loop:
+        loop.watch(sock, on_event)
+        loop.want_write(sock)
+        try:
+            if not loop.run(until=lambda: sock.getBufferUnsent() == 0, timeout=timeout):
                 raise AssertionError(f"{sock.getBufferUnsent()} bytes still queued on the socket after {timeout} s")
-            monitor.armSendNotify(sock)
-            if any(event.sendReady for event in monitor.wait(50)):
-                sock.sendBuffer()
-    finally:
-        monitor.remSocket(sock)
+        finally:
+            loop.unwatch(sock)
 
 
 def recv_exactly(stream: Any, n: int, chunk: int = 65536) -> bytes:

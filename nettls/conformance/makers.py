@@ -15,17 +15,17 @@ where the TCP component provides it) so that a broken component fails
 instead of hanging.
 
 Non-blocking mode runs both ends from one thread with a ``Driver``, the way
-the Dana non-blocking server does: a ``TCPMonitor`` watches every socket;
-each stream's ``sendWait`` listener arms a send notification; on
-send-ready the driver calls ``sendBuffer()``, on recv-ready it calls
-``recv()`` until it returns ``b""`` and then asks ``getStatus()`` (a TLS
-session) or ``connected()`` (a TCP socket) whether the stream ended. Every
-``send()`` and ``sendBuffer()`` goes through a ``SendLedger`` that checks
-SPEC section 7 after the call: the count, the invariant
-``sum(returns) + getBufferUnsent() == sum(len(data))``, and how many
-``sendWait`` events the call fired, with what data. Every wait is bounded
-in iterations and seconds; a stall raises AssertionError describing each
-end.
+the Dana non-blocking server does: an ``EventLoop`` over the TCP
+component's monitor watches every socket; each stream's ``sendWait``
+listener arms a send notification; on send-ready the driver calls
+``sendBuffer()``, on recv-ready it calls ``recv()`` until it returns
+``b""`` and then asks ``getStatus()`` (a TLS session) or ``connected()`` (a
+TCP socket) whether the stream ended. Every ``send()`` and ``sendBuffer()``
+goes through a ``SendLedger`` that checks SPEC section 7 after the call:
+the count, the invariant ``sum(returns) + getBufferUnsent() ==
+sum(len(data))``, and how many ``sendWait`` events the call fired, with
+what data. Every wait is bounded in seconds; a stall raises AssertionError
+describing each end.
 """
 
 from __future__ import annotations
