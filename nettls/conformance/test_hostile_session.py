@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from nettls import TLSConnectionError, TLSError
+from nettls.eventloop import EventLoop
 from nettls.interfaces import ISessionInfo
 
 from ._support import SocketWrapper
@@ -113,28 +114,30 @@ def _read_nonblocking(harness: Any, session: Any, sock: SocketWrapper, until: by
     ended (``getStatus()`` FAIL). Returns what arrived and the ciphertext
     each ``recv()`` took from the socket. Data left inside the session with
     nothing more coming on the socket stalls this loop (AssertionError)."""
-    monitor = harness.tcp_kit.TCPMonitor()
-    monitor.addSocket(sock.inner)
     got = bytearray()
     taken: list[int] = []
-    deadline = time.monotonic() + harness.timeout
-    try:
-        while time.monotonic() < deadline:
-            if not monitor.wait(50):
-                continue
-            for _ in range(100_000):
-                before = sock.received
-                data = session.recv(65536)
-                taken.append(sock.received - before)
-                if not data:
-                    break
-                got += data
-            status = session.getStatus()
-            assert status in (WAIT_READ, WAIT_WRITE, FAIL), f"getStatus() {status} after recv() returned b''"
-            if until in got or status == FAIL:
+    done = False
+
+    def on_event(_event: object) -> None:
+        nonlocal done
+        for _ in range(100_000):
+            before = sock.received
+            data = session.recv(65536)
+            taken.append(sock.received - before)
+            if not data:
+                break
+            got.extend(data)
+        status = session.getStatus()
+        assert status in (WAIT_READ, WAIT_WRITE, FAIL), f"getStatus() {status} after recv() returned b''"
+        done = until in got or status == FAIL
+
+    with EventLoop(harness.tcp_kit.TCPMonitor(), wakeable=False, tick=0.05) as loop:
+        loop.watch(sock.inner, on_event)
+        try:
+            if loop.run(until=lambda: done, timeout=harness.timeout):
                 return bytes(got), taken
-    finally:
-        monitor.remSocket(sock.inner)
+        finally:
+            loop.unwatch(sock.inner)
     raise AssertionError(
         f"stalled: {len(got)} bytes of plaintext, {sock.received} of ciphertext taken in {len(taken)} recv() calls, "
         f"getStatus() {session.getStatus()}; the socket reported nothing more to read"
