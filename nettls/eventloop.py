@@ -140,7 +140,9 @@ class EventLoop:
         tcp_component: the TCP component whose monitor to make.
         wakeable: watch a socket pair so that ``stop()``/``wake()`` from
             another thread or a signal handler end a wait at once. Without
-            it, waits are cut to ``tick`` seconds so a stop is seen soon.
+            it (or when the monitor refuses the pair: a monitor that takes
+            only its own sockets), waits are cut to ``tick`` seconds so a
+            stop is seen soon.
         tick: the longest wait when not wakeable.
     """
 
@@ -166,8 +168,21 @@ class EventLoop:
         self._tick = tick
         self._waker: _Waker | None = None
         if wakeable:
-            self._waker = _Waker()
-            monitor.addSocket(self._waker, self._waker.drain)
+            self._waker = self._add_waker(monitor)
+
+    @staticmethod
+    def _add_waker(monitor: Any) -> _Waker | None:
+        """A waker the monitor watches, or None when the monitor refuses a
+        socket of ours (TypeError or False): then waits are cut to the tick."""
+        waker = _Waker()
+        try:
+            watched = monitor.addSocket(waker, waker.drain)
+        except TypeError:  # a monitor that takes only its own sockets
+            watched = False
+        if not watched:
+            waker.close()
+            return None
+        return waker
 
     # -- sockets ------------------------------------------------------------------
 
@@ -206,7 +221,11 @@ class EventLoop:
         return self.call_at(time.monotonic() + delay, callback)
 
     def call_soon(self, callback: Callable[[], object]) -> None:
-        """Call ``callback()`` next turn, before the loop waits again."""
+        """Call ``callback()`` next turn, before the loop waits again.
+
+        Safe from another thread (then ``wake()`` the loop, so that it does
+        not finish a long wait first): the one way to hand work to it.
+        """
         self._soon.append(callback)
 
     # -- running ------------------------------------------------------------------
@@ -237,10 +256,9 @@ class EventLoop:
         self._dispatch(self.monitor.wait(wait * 1000.0))
         if self._timers and self._timers[0][0] <= time.monotonic():
             self._run_timers(time.monotonic())
-        if self._soon:
-            soon, self._soon = self._soon, deque()
-            for callback in soon:
-                callback()
+        soon = self._soon
+        for _ in range(len(soon)):  # those queued so far; what they queue waits for the next turn
+            soon.popleft()()
 
     def stop(self) -> None:
         """End ``run()`` after the current turn; safe from any thread or a signal handler."""
@@ -290,6 +308,8 @@ class EventLoop:
             event.userData(event)
 
     def _push(self, timer: Timer) -> None:
+        if timer.when == math.inf:  # never due: no entry (a move to a real time pushes one)
+            return
         timer._heap_at = timer.when
         heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
         if len(self._timers) > 2 * self._live_timers + 1024:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -163,3 +164,68 @@ def test_close_is_idempotent():
     loop = EventLoop()
     loop.close()
     loop.close()
+
+
+class OwnSocketsOnly:
+    """A monitor that refuses sockets other than the TCP component's own (as a
+    third party's might): ``addSocket`` raises TypeError, or returns False."""
+
+    def __init__(self, refuse_by_raising: bool) -> None:
+        self.inner = nettls.resolve("net.TCPMonitor")()
+        self.refuse_by_raising = refuse_by_raising
+
+    def addSocket(self, s, userData=None):
+        if not isinstance(s, (TCPSocket, TCPServerSocket)):
+            if self.refuse_by_raising:
+                raise TypeError("only my own sockets")
+            return False
+        return self.inner.addSocket(s, userData)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("raising", [True, False], ids=["TypeError", "False"])
+def test_a_monitor_that_refuses_the_waker_falls_back_to_the_tick(raising, pair):
+    client, server = pair
+    with EventLoop(OwnSocketsOnly(raising), tick=0.01) as loop:
+        threading.Timer(0.05, loop.stop).start()
+        started = loop.time()
+        assert loop.run(timeout=30) is True
+        assert loop.time() - started < 5, "stop() was not seen within a tick (0.01 s)"
+        got = []
+        loop.watch(server, lambda event: got.append(server.recv(10)))
+        client.send(b"still")
+        assert loop.run(lambda: bool(got), timeout=10)
+        assert got == [b"still"]
+
+
+def test_a_timer_moved_to_never_leaves_no_heap_entry(loop):
+    fired = []
+    timer = loop.call_later(0, lambda: fired.append("no"))
+    timer.move(math.inf)  # later: the old entry stays until it comes up ...
+    loop.run(timeout=0.02)
+    assert not fired and loop._timers == []  # ... and is not pushed again at infinity
+    timer.move(loop.time())  # armed again at a real time
+    assert loop.run(lambda: bool(fired), timeout=10)
+
+
+def test_call_soon_from_other_threads_runs_every_callback_once(loop):
+    threads, each = 4, 3000
+    ran = []
+
+    def feed(n: int) -> None:
+        for i in range(each):
+            loop.call_soon(lambda i=i: ran.append((n, i)))
+            if i % 100 == 0:
+                loop.wake()
+        loop.wake()
+
+    feeders = [threading.Thread(target=feed, args=(n,)) for n in range(threads)]
+    for t in feeders:
+        t.start()
+    assert loop.run(lambda: len(ran) >= threads * each and not any(t.is_alive() for t in feeders), timeout=30)
+    for t in feeders:
+        t.join(10)
+    loop.run(timeout=0.01)
+    assert sorted(ran) == [(n, i) for n in range(threads) for i in range(each)]

@@ -113,8 +113,10 @@ def _run(component: str, total: int) -> None:
         assert server.accepted == total
         assert server.connections == 0
         # Server bookkeeping is the size of its live connections, not of its history.
-        assert len(server._timers) <= 1024 + 2 * server.connections + 1, len(server._timers)
-        assert not server._polled and not server._again
+        loop = server.loop
+        assert loop is not None
+        assert len(loop._timers) <= 1024 + 2 * server.connections + 1, len(loop._timers)
+        assert not server._hub.polled and not loop._soon
     # No session or socket object outlives its connection (counted once the
     # server thread has stopped: a connection it is finishing is not a leak).
     gc.collect()

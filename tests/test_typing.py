@@ -28,6 +28,10 @@ CHECKED = [
     "nettls/httpx",
     "nettls/components",
     "nettls/pki.py",
+    "nettls/eventloop.py",
+    "nettls/server",
+    "nettls/commands",
+    "nettls/cli.py",
 ]
 
 

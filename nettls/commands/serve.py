@@ -15,7 +15,7 @@ server logs why and keeps the one it has.
 Certificate and key files are read up to ``MAX_PEM_FILE`` (1 MiB; a key or
 a chain is a few KiB), and the key is found by a line-by-line scan, linear
 in the file's size whatever it holds. Whatever a client sends, the server
-holds less than 256 KiB for it (``nettls.server_conn``) and gives it a
+holds less than 256 KiB for it (``nettls.server._lifecycle``) and gives it a
 bounded turn (``nettls.server``), and what it logs of the client's text is
 escaped (``nettls.escape``).
 

@@ -1,12 +1,12 @@
-"""The HTTP side of ``nettls serve --http``, without I/O: collect one request
-head, answer it with a small page (or a 400), say what to log.
+"""HTTP for ``nettls serve --http``, without I/O: collect one request head,
+answer it with a small page (or a 400), say what to log.
 
-``nettls.server.Server`` feeds ``RequestHead`` what each read returns and
-sends the ``Reply`` it gets in one ``send()``. Every byte of the head counts
-toward ``HTTP_HEADER_LIMIT``, the empty lines RFC 9112 section 2.2 lets a
-client send before the request line included: a client that streams CRLF
-for ever gets a 400 after 16 KiB like any other (SPEC section 12), and only
-the head itself is kept, never the empty lines. What reaches the log (the
+``nettls.server.handlers.HttpHandler`` feeds ``RequestHead`` what each
+read returns and writes the ``Reply`` it gets in one ``write()``. Every
+byte of the head counts toward ``HTTP_HEADER_LIMIT``, the empty lines RFC
+9112 section 2.2 lets a client send before the request line included: a
+client that streams CRLF for ever gets a 400 after 16 KiB like any other
+(SPEC section 12), and only the head itself is kept, never the empty lines. What reaches the log (the
 request target) is escaped (``nettls.escape``); what reaches the page is
 HTML-escaped as well.
 """
