@@ -278,6 +278,8 @@ class _Nettls(Endpoint):
 
     component: ClassVar[str]
     nonblocking: ClassVar[bool]
+    #: Receive with recvInto() into one reused buffer (blocking only).
+    into: ClassVar[bool] = False
     _server_ctx: ClassVar[Any]
     _client_ctx: ClassVar[Any]
 
@@ -349,6 +351,15 @@ class _Nettls(Endpoint):
     def recv_total(self, total: int, size: int) -> int:
         recv = self.tls.recv
         got = 0
+        if self.into:
+            buffer = memoryview(bytearray(size))
+            into = self.tls.recvInto
+            while got < total:
+                count = into(buffer[: min(size, total - got)])
+                if not count:
+                    break
+                got += count
+            return got
         if not self.nonblocking:
             while got < total:
                 data = recv(min(size, total - got))
@@ -506,12 +517,13 @@ class AsyncioSSL(_AsyncioStreams):
         return int(server.sockets[0].getsockname()[1])
 
 
-def make_endpoint_class(component: str, nonblocking: bool) -> type[Endpoint]:
+def make_endpoint_class(component: str, nonblocking: bool, into: bool = False) -> type[Endpoint]:
     mode = "non-blocking" if nonblocking else "blocking"
+    reads = " recvInto" if into else ""
     return type(
-        f"Nettls_{component}_{mode}",
+        f"Nettls_{component}_{mode}{'_into' if into else ''}",
         (_Nettls,),
-        {"component": component, "nonblocking": nonblocking, "name": f"nettls {component} {mode}"},
+        {"component": component, "nonblocking": nonblocking, "into": into, "name": f"nettls {component} {mode}{reads}"},
     )
 
 
@@ -524,6 +536,7 @@ CONTENDERS: dict[str, type[Endpoint]] = {
     "stdlib-nb": make_endpoint_class("stdlib", True),
     "pyopenssl": make_endpoint_class("pyopenssl", False),
     "pyopenssl-nb": make_endpoint_class("pyopenssl", True),
+    "stdlib-into": make_endpoint_class("stdlib", False, into=True),
     "asyncio": AsyncioSSL,
     "aio": AioStreams,
 }

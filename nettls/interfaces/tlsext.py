@@ -22,7 +22,7 @@ Which side uses what:
     IClientCertificates   --->  IVerifyResult, IVerifiedChain
     IVerifyOnConnect      --->  IVerifyResult, IVerifiedChain, IServerName
     IServerNameCertificates     IResumption
-                                IEndOfStream
+                                IEndOfStream, IRecvInto
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "IVerifiedChain",
     "IResumption",
     "IEndOfStream",
+    "IRecvInto",
 ]
 
 #: The protocol versions a minimum may name, oldest first, spelt as
@@ -469,4 +470,26 @@ class IEndOfStream(Interface):
             or a TLS failure. After ``recv()`` returned end of stream, False
             means data may be missing: a caller that relies on the stream's
             end to delimit data (HTTP without a length) must refuse it.
+        """
+
+
+class IRecvInto(Interface):
+    """Receiving straight into the caller's memory (SPEC 13)."""
+
+    def recvInto(buffer):
+        """Decrypt into ``buffer`` what is already available; the count written.
+
+        ``buffer`` is writable bytes-like (bytearray, writable memoryview,
+        array); the bytes go to its front. Blocking: waits for at least one
+        byte, then fills it with what has already arrived, up to its length,
+        records not joined and no further wait (``recv(n)`` keeps Dana's
+        exact-n rule). Non-blocking: returns at once, 0 when nothing is there
+        yet, within the bounds of ``recv()`` (SPEC 14). 0 also at end of
+        stream; ``getStatus()`` says which (WAIT_READ/WAIT_WRITE, or FAIL).
+
+        Raises:
+            TypeError: ``buffer`` is not writable bytes-like.
+            ValueError: ``buffer`` is empty.
+            nettls.TLSNotHandshakenError: before the handshake completed.
+            nettls.TLSTimeoutError: a blocking call ran past the socket's timeout.
         """

@@ -78,7 +78,7 @@ def mutant(clause: str, *, under_tls: bool = False) -> Callable[[type], type]:
 
 def load_all() -> dict[str, Mutant]:
     """Import every module of mutants; returns ``MUTANTS``."""
-    from . import tcp, tls_core, tls_ext  # noqa: F401  (registers by import)
+    from . import tcp, tls_core, tls_ext, tls_session  # noqa: F401  (registers by import)
 
     return MUTANTS
 

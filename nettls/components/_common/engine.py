@@ -1,8 +1,8 @@
 """The engine protocol: one TLS library's connection over memory buffers.
 
-A component adapts its library to ``Engine``; the shared session
-(``session.TLSSession``) drives any engine and is the only code that moves
-bytes between an engine and a socket. Library exceptions become
+A component adapts its library to ``Engine``; the shared session drives any
+engine, and its pump (``pump.Pump``) is the only code that moves bytes
+between an engine and a socket. Library exceptions become
 ``EngineError`` (``EngineEOF`` for a truncation) inside the engine.
 ``fail_with_alert`` ends any engine's connection with a fatal alert.
 """
@@ -39,9 +39,6 @@ class Engine(Protocol):
     def read(self, n: int) -> bytes | None:
         """Up to ``n`` plaintext bytes; None when it needs input; b"" after close_notify."""
 
-    def read_into(self, view: memoryview) -> int | None:
-        """As ``read``, into ``view``; returns the count (0 after close_notify)."""
-
     def write(self, data: memoryview) -> None:
         """Encrypt all of ``data`` into the output buffer."""
 
@@ -70,6 +67,10 @@ class Engine(Protocol):
     # input (no plaintext and no ciphertext buffered). Where an engine has
     # it, the session skips the read that would only say so (an exception
     # in most libraries) after the last record of a burst.
+    #
+    # Optional: ``read_into(view: memoryview) -> int | None``, as ``read``
+    # but decrypting into ``view`` (the count; 0 after close_notify). The
+    # session's ``recvInto`` uses it; without it, ``read`` and a copy.
 
 
 def fail_with_alert(engine: Engine, handshaking: bool) -> None:

@@ -23,12 +23,14 @@ and supply what only their library can do:
 Nothing here changes the spec's behaviour while no extension is used: every
 default of ``ContextConfig`` is the spec's, and the session's own state
 machine (``TLSSession``) is untouched; the session wraps ``connect()`` and
-``accept()`` only to note that a handshake completed.
+``accept()`` only to note that a handshake completed. ``recvInto`` reads
+through the session's pump like ``recv`` (the engine's ``read_into``, or a
+read and a copy where an engine has none).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from zope.interface import implementer
 
@@ -41,8 +43,11 @@ from nettls.interfaces import (
     IVerifiedChain,
     IVerifyResult,
     TLSError,
+    TLSModeError,
+    TLSNotHandshakenError,
     VerifyStatus,
 )
+from nettls.interfaces.tlsext import IRecvInto
 
 from .config import EXTENSION_SETTINGS
 from .pem import (
@@ -50,6 +55,7 @@ from .pem import (
 )
 from .resumption import ResumptionData, resumption_mismatch, shown
 from .session import EngineError, State, TLSSession
+from .state import HANDSHAKE_DONE, READABLE, UNFINISHED
 
 __all__ = [
     "ExtendedEngine",
@@ -90,10 +96,7 @@ class ExtendedEngine(Protocol):
         undefined: the session asks only after a verification succeeded."""
 
 
-_HANDSHAKE_DONE = (State.OPEN, State.PEER_CLOSED, State.CLOSING, State.CLOSED)
-
-
-@implementer(IServerName, INegotiatedProtocol, IVerifyResult, IVerifiedChain, IResumption, IEndOfStream)
+@implementer(IServerName, INegotiatedProtocol, IVerifyResult, IVerifiedChain, IResumption, IEndOfStream, IRecvInto)
 class ExtendedTLSSession(TLSSession):
     """``TLSSession`` with the session-level extensions; see their interfaces.
 
@@ -151,7 +154,7 @@ class ExtendedTLSSession(TLSSession):
 
     def _client_before_connect(self, call: str) -> None:
         if self._config.server:
-            raise TLSError(f"{call} is for a client session; this session's context is SERVER")
+            raise TLSModeError(f"{call} is for a client session; this session's context is SERVER")
         if self._state is not State.NEW:
             raise TLSError(f"{call} must come before connect(); this session is already {self._state.value}")
 
@@ -177,7 +180,7 @@ class ExtendedTLSSession(TLSSession):
         if engine is None:
             return None
         with self._elock:
-            name: str | None = engine.server_name()
+            name: str | None = cast(ExtendedEngine, engine).server_name()
         return name
 
     # -- INegotiatedProtocol --------------------------------------------------------------------
@@ -197,7 +200,7 @@ class ExtendedTLSSession(TLSSession):
         if engine is None:
             return None
         with self._elock:
-            failure: VerifyStatus | None = engine.verify_failure()
+            failure: VerifyStatus | None = cast(ExtendedEngine, engine).verify_failure()
         if failure is not None:
             return failure
         if not self._opened:
@@ -232,7 +235,7 @@ class ExtendedTLSSession(TLSSession):
 
     def getResumptionData(self) -> ResumptionData | None:
         engine = self._completed_engine()
-        if engine is None or self._config.server or self._state not in _HANDSHAKE_DONE:
+        if engine is None or self._config.server or self._state not in HANDSHAKE_DONE:
             return None
         with self._elock:
             native = engine.session()
@@ -272,3 +275,40 @@ class ExtendedTLSSession(TLSSession):
         if self._opened and self._state is State.FAILED:
             return False
         return None
+
+    # -- IRecvInto ----------------------------------------------------------------------------------
+
+    def recvInto(self, buffer: Any) -> int:
+        view = _writable_view(buffer)
+        state = self._state
+        if state in UNFINISHED:
+            raise TLSNotHandshakenError("recvInto() before the handshake completed")
+        if self._leftover or state not in READABLE:
+            data = self._take_leftover(len(view))
+            view[: len(data)] = data
+            return len(data)
+        count = self._receive(self._read_into_step, view) or 0
+        # Records the engine already holds go straight in after it, without a read of the socket.
+        while count and count < len(view) and not self._starved:
+            more = self._read_into_step(view[count:])
+            if not more:
+                break  # (close_notify: the next call says so)
+            count += more
+        return count
+
+
+def _writable_view(buffer: Any) -> memoryview:
+    """A flat byte view of writable ``buffer``: TypeError if it is not one, ValueError if empty."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise TypeError(f"recvInto() takes a writable bytes-like object, not {type(buffer).__name__}") from None
+    if view.readonly:
+        raise TypeError(f"recvInto() takes a writable bytes-like object; this {type(buffer).__name__} is read-only")
+    if not view.c_contiguous:
+        raise TypeError("recvInto() takes a contiguous buffer")
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    if not len(view):
+        raise ValueError("recvInto() takes a buffer of at least one byte")
+    return view

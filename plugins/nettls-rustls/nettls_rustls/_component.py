@@ -190,6 +190,9 @@ class RustlsEngine(SSLObjectEngine):
     #: rtls's pending() does not count what rustls holds decrypted, so the
     #: session must not take "nothing pending" to mean "needs input".
     pending = None  # type: ignore[assignment]  # "no such hook" to the session
+    #: rtls reads through ``read`` (its failure handling); the session's
+    #: recvInto then reads and copies.
+    read_into = None  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -287,13 +290,6 @@ class RustlsEngine(SSLObjectEngine):
             return bytes(obj._conn.read_plaintext(n) or b"")
         except Exception:  # nothing more can come out of a failed connection
             return b""
-
-    def read_into(self, view: memoryview) -> int | None:
-        data = self.read(len(view))
-        if data is None:
-            return None
-        view[: len(data)] = data
-        return len(data)
 
     def write(self, data: memoryview) -> None:
         obj = self._obj
