@@ -41,6 +41,7 @@ from _aio_support import (
     client_context,
     close_notify,
     descriptor,
+    half_close_server,
     lacking,
     need,
     open_fds,
@@ -575,8 +576,10 @@ def test_write_eof_sends_close_notify_and_keeps_reading(component: str) -> None:
             self.transport.close()
             return True  # keep the transport open for the answer
 
+    server_component = half_close_server(component)  # it writes after the client's close_notify
+
     async def main() -> None:
-        srv = await nettls.aio.create_server(HalfCloseServer, LOOPBACK, 0, context=server_context(component))
+        srv = await nettls.aio.create_server(HalfCloseServer, LOOPBACK, 0, context=server_context(server_component))
         async with srv:
             reader, writer = await nettls.aio.open_connection(LOOPBACK, srv.port, context=client_context(component))
             if not writer.can_write_eof():

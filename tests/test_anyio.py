@@ -33,6 +33,7 @@ from _aio_support import (
     client_context,
     close_notify,
     descriptor,
+    half_close_server,
     lacking,
     need,
     open_fds,
@@ -252,7 +253,8 @@ async def test_send_eof_sends_close_notify_and_keeps_receiving(component: str) -
             await stream.send(b"got %d" % got)
         await stream.aclose()
 
-    listener = nettls.aio.TLSListener(LOOPBACK, 0, context=server_context(component))
+    # The server writes after the client's close_notify.
+    listener = nettls.aio.TLSListener(LOOPBACK, 0, context=server_context(half_close_server(component)))
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             tg.start_soon(listener.serve, answer_at_end)

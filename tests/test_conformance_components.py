@@ -52,3 +52,23 @@ def test_public_names():
         assert getattr(conformance, name) is not None, name
     with pytest.raises(AttributeError):
         conformance.no_such_name  # noqa: B018
+
+
+def test_a_pair_case_deviating_for_one_component_does_not_mark_the_other():
+    """A (session, context) case xfailed by mbedtls's deviation table says
+    "deviation" in mbedtls's column only; stdlib's cell comes from the cases
+    that judged it."""
+    from types import SimpleNamespace
+
+    from nettls.conformance.outcomes import ItemInfo, OutcomeCollector
+
+    collector = OutcomeCollector(["stdlib", "mbedtls"])
+    collector.infos = {
+        "pair": ItemInfo("11.ext-context-any", ("mbedtls", "stdlib"), ("11.ext-context-any",), deviating="mbedtls"),
+        "alone": ItemInfo("11.ext-context-any", ("stdlib",), ("11.ext-context-any",)),
+    }
+    xfailed = SimpleNamespace(nodeid="pair", wasxfail="deviation of mbedtls", skipped=True, failed=False, when="call")
+    passed = SimpleNamespace(nodeid="alone", skipped=False, failed=False, when="call")
+    for report in (xfailed, passed):
+        collector.pytest_runtest_logreport(report)  # type: ignore[arg-type]
+    assert collector.table() == {"11.ext-context-any": {"stdlib": "pass", "mbedtls": "deviation"}}

@@ -13,6 +13,12 @@ to the reason. A case id is, from the most to the least specific:
   ``"6.verify-fail:expired_leaf"``;
 - ``ID``: every case of the clause.
 
+Any of these may end in ``@ROLE`` to apply only where the component plays
+that role in a test over two components (ROLE is ``server``, ``client``,
+``session`` or ``context``): ``"11.ext-context-any:session_honours_another_components_context@session"``
+fails where the component's session uses another's context, not where its
+context serves another's session.
+
 Each case an entry names is expected to fail (a strict xfail carrying the
 reason): a case that passes all the same fails the run, so an entry that
 has gone stale, or that names more than what deviates, shows.

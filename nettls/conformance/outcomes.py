@@ -66,6 +66,9 @@ class ItemInfo:
     clause: str
     components: tuple[str, ...]  #: the selected components the test involves
     keys: tuple[str, ...]  #: the deviation keys naming it, most specific first
+    #: the component whose deviation table names the test, if any: a pair
+    #: case that fails as another component says it does judges only that one
+    deviating: str | None = None
 
 
 INFO_KEY = pytest.StashKey[ItemInfo]()
@@ -119,6 +122,8 @@ class OutcomeCollector:
             info = self.infos[nodeid]
             row = cells.setdefault(info.clause, {})
             for name in info.components:
+                if outcome == "deviation" and info.deviating not in (None, name):
+                    continue  # not this component's failure, and it did not run to judge it
                 previous = row.get(name)
                 if previous is None or _RANK[outcome] > _RANK[previous]:
                     row[name] = outcome

@@ -259,13 +259,34 @@ def _item_components(item: pytest.Item) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _deviation(components: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str, str, str] | None:
+def _item_roles(item: pytest.Item) -> dict[str, tuple[str, ...]]:
+    """Each component of ``item`` with the roles it plays there: the names
+    of its parameters without ``_component`` (``session``, ``context``,
+    ``server``, ``client``; plain ``component`` is the role ``""``)."""
+    callspec = getattr(item, "callspec", None)
+    roles: dict[str, tuple[str, ...]] = {}
+    for param in COMPONENT_PARAMS:
+        name = callspec.params.get(param) if callspec is not None else None
+        if isinstance(name, str):
+            roles[name] = roles.get(name, ()) + (param.removesuffix("component").rstrip("_"),)
+    return roles
+
+
+def _deviation(
+    components: tuple[str, ...], keys: tuple[str, ...], roles: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str, str, str] | None:
+    """The first deviation a component of the item declares for it. A key
+    ``KEY@ROLE`` applies only where the component plays that role (a pair
+    test where it fails as the session but passes as the context)."""
     for name in components:
         try:
             table = nettls.registry.component(name).deviations
         except RegistryError:
             continue
         for key in keys:
+            for role in (roles or {}).get(name, ()):
+                if role and f"{key}@{role}" in table:
+                    return name, f"{key}@{role}", table[f"{key}@{role}"]
             if key in table:
                 return name, key, table[key]
     return None
@@ -288,9 +309,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             drop.append(item)
             continue
         involved = _item_components(item)
-        info = ItemInfo(clause, tuple(c for c in involved if c in sel.components), _case_keys(item, clause))
-        item.stash[INFO_KEY] = info
-        found = _deviation(involved, info.keys)
+        keys = _case_keys(item, clause)
+        found = _deviation(involved, keys, _item_roles(item))
+        selected = tuple(c for c in involved if c in sel.components)
+        item.stash[INFO_KEY] = ItemInfo(clause, selected, keys, found[0] if found is not None else None)
         if found is not None:
             name, key, reason = found
             item.add_marker(pytest.mark.xfail(reason=f"deviation of {name} ({key}): {reason}", strict=True))

@@ -4,8 +4,9 @@
 through the ``python-mbedtls`` package (``TLSWrappedBuffer`` over memory
 buffers; TLS 1.2 only). The component is found through the
 ``nettls.components`` entry point ``mbedtls``; nothing in nettls imports
-this package. See ``_component`` for the theory of operation and
-``DEVIATIONS`` for what mbed TLS cannot do as the contract asks.
+this package. See ``_engine`` for the theory of operation, ``_component``
+for the extensions it provides, and ``DEVIATIONS`` for what mbed TLS
+cannot do as the contract asks.
 """
 
 from __future__ import annotations

@@ -1,43 +1,8 @@
 """The ``mbedtls`` component: ``net.TLS`` on mbed TLS 2.28, through python-mbedtls.
 
-Theory of operation
--------------------
-python-mbedtls's ``TLSWrappedBuffer`` is an mbed TLS connection over two
-ring buffers of 32 KiB: ``receive_from_network()`` appends ciphertext to
-the input ring, ``peek_outgoing()``/``consume_outgoing()`` take ciphertext
-from the output ring, and ``do_handshake()``, ``readinto()``, ``write()``
-and ``shutdown()`` never touch a socket. ``MbedTLSEngine`` maps that onto
-nettls's engine protocol, and the shared session
-(``nettls.components.kit.TLSSession``) drives it like every other
-engine. What the engine has to make good, and how:
-
-    rings of 32 KiB           More ciphertext than fits waits in ``_backlog``
-                              and is moved in as mbed TLS drains the ring; the
-                              output ring is emptied into ``_pending`` after
-                              every call, and plaintext is written one record
-                              (16 KiB) at a time, so a write always fits.
-    do_handshake() is one     It is called until the handshake is over or mbed
-    step                      TLS needs input (WantReadError); WantWriteError
-                              only says the step produced output.
-    no end of stream          mbed TLS cannot be told the stream ended; the
-                              engine remembers ``feed_eof()`` and turns "needs
-                              input" at the end into a failed handshake or a
-                              truncation (``EngineEOF``).
-    close_notify resets       On the peer's close_notify (error -0x7880) and on
-                              every failure python-mbedtls resets the connection;
-                              another call would start a new handshake. The
-                              engine latches: after close_notify it reads b""
-                              and refuses to send (TLS 1.2 discards writes after
-                              the peer's close_notify, RFC 5246 7.2.1); after a
-                              failure it repeats the failure. Version, suite and
-                              peer chain are kept when the handshake completes.
-    only the leaf             ``getpeercert()`` gives the peer's leaf alone; the
-                              chain as sent is read from the peer's Certificate
-                              message, in the clear in TLS 1.2 (``_wire``).
-    always asks clients       A server sends a CertificateRequest whatever it is
-                              told (see ``DEVIATIONS``) and does not verify what
-                              comes; the engine hands none of it over: a server
-                              session sees no client certificate (SPEC 6).
+The engine (``_engine``) maps python-mbedtls's ``TLSWrappedBuffer`` onto
+nettls's engine protocol; this module builds native contexts from context
+configurations and declares what the component provides.
 
 ``native_context`` builds a ``ClientContext``/``ServerContext`` per context
 configuration (cached: a server makes a session per connection), keys and
@@ -45,12 +10,36 @@ certificates from memory. python-mbedtls exposes no chain verifier
 (``CRT.verify`` checks one signature), so ``verifyCertificate`` delegates
 to nettls's purpose-free verifier on ``cryptography``
 (``nettls.components.kit.verify_chain``), as the stdlib component does.
+
+Extensions (``nettls.interfaces.tlsext``), with what python-mbedtls offers:
+
+- ALPN: ``inner_protocols`` (at most 8 names; a server picks in its own
+  order, and refuses a client with none in common: see ``DEVIATIONS``);
+- verification on connect: ``validate_certificates=True`` (mbed TLS's
+  VERIFY_REQUIRED: the chain and the TLS server purpose) over a
+  ``trust_store``, and the host name mbed TLS checks where it sends it as
+  SNI, then nettls's RFC 6125 rules (``check_host_name``: no common-name
+  fallback, IP addresses) between two handshake steps;
+- client certificates: the same on a server (VERIFY_REQUIRED for
+  CLIENT_CERT_REQUIRE; VERIFY_OPTIONAL for CLIENT_CERT_REQUEST, where the
+  engine refuses a certificate that did not verify);
+- SNI: ``wrap_buffers(server_hostname)`` on a client; python-mbedtls has no
+  SNI callback, so a server reads the name off the ClientHello and makes
+  its connection with the native context of the certificate set for it;
+- the minimum version: TLS 1.2 is all mbed TLS 2.28 has, so a TLS 1.3
+  minimum refuses every handshake (a server with a protocol_version alert);
+- the system's trust store and encrypted keys: nettls's own (the store
+  loads the roots; the context decrypts the key);
+- end of stream: the engine tells close_notify from a truncation.
+
+python-mbedtls offers no session resumption, no key log and no verified
+chain: ``IResumption``, ``IKeyLog`` and ``IVerifiedChain`` are not declared.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import mbedtls
 from cryptography.hazmat.primitives import serialization
@@ -60,36 +49,50 @@ from mbedtls import tls as _tls
 from mbedtls import version as _mbedtls_version
 from mbedtls import x509 as _x509
 from mbedtls.exceptions import TLSError as MbedTLSError
+from zope.interface import implementer_only
 
+from nettls.components._common.extensions import select_name_certificate
 from nettls.components.kit import (
-    BaseCertStore,
     BaseTLSContext,
     Component,
     ContextConfig,
-    EngineEOF,
-    EngineError,
-    TLSSession,
+    ExtendedCertStore,
+    ExtendedTLSContext,
+    ExtendedTLSSession,
+    VERIFY_DEVIATIONS,
     parse_private_key,
     pem_to_der,
-    VERIFY_DEVIATIONS,
     verify_chain,
 )
-from nettls.interfaces import CertificateError, VerifyStatus
+from nettls.interfaces import (
+    CertificateError,
+    ClientCertificateConstants,
+    IClientCertificates,
+    IEncryptedKeys,
+    IEndOfStream,
+    IRecvInto,
+    IMinimumVersion,
+    INegotiatedProtocol,
+    IProtocolNegotiation,
+    IServerName,
+    IServerNameCertificates,
+    ISessionInfo,
+    ISystemTrust,
+    ITLS,
+    ITLSCertStore,
+    ITLSContext,
+    IVerifyOnConnect,
+    IVerifyResult,
+    VerifyStatus,
+)
 
-from ._wire import PeerCertificates
+from ._engine import Checks, MbedTLSEngine, Native, reason_of
 
 __all__ = ["TLS", "TLSContext", "TLSCertStore", "COMPONENT", "DEVIATIONS", "MbedTLSEngine", "native_context"]
 
-#: MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY, as python-mbedtls's TLSError.err gives it.
-PEER_CLOSE_NOTIFY = 0x7880
-#: Plaintext per write: one record (MBEDTLS_SSL_OUT_CONTENT_LEN), whose
-#: ciphertext always fits the 32 KiB output ring once it is empty.
-WRITE_CHUNK = 16384
-#: Calls into mbed TLS one engine call may make: a TLS 1.2 handshake has
-#: about 20 steps, each maybe preceded by moving ciphertext into the ring.
-MAX_STEPS = 256
-
 _SUITES = _tls.ciphers_available()
+#: python-mbedtls keeps room for as many ALPN names as its NextProtocol enum has (8).
+MAX_PROTOCOLS = len(_tls.NextProtocol)
 
 
 def _default_suite(name: str) -> bool:
@@ -110,227 +113,35 @@ CIPHERS_ALL = tuple(s for s in _SUITES if "PSK" not in s and "NULL" not in s)
 
 LIBRARY = f"python-mbedtls {mbedtls.__version__} on {_mbedtls_version.version}"
 
+_NO_TLS13 = "mbed TLS 2.28 has no TLS 1.3"
+
 #: Conformance cases mbed TLS cannot meet: case id -> why (the suite makes each a strict xfail).
 DEVIATIONS: dict[str, str] = {
-    "6.handshake:openssl_client_to_session_server[default]": "mbed TLS 2.28 has no TLS 1.3: with the defaults "
+    "6.handshake:openssl_client_to_session_server[default]": f"{_NO_TLS13}: with the defaults "
     "the session negotiates TLS 1.2, where the case expects TLS 1.3",
-    "6.peer-chain:session_client_to_openssl_server": "mbed TLS 2.28 has no TLS 1.3: the chain is as sent, "
+    "6.peer-chain:session_client_to_openssl_server": f"{_NO_TLS13}: the chain is as sent, "
     "but getProtocolVersion() is TLSv1.2 where the case expects TLSv1.3 against openssl s_server",
-    "7.one-way-tls13": "mbed TLS 2.28 has no TLS 1.3, so there is no TLS 1.3 transfer to check "
-    "(the session negotiates TLS 1.2)",
-    "11.session-info:session_info_after_handshake": "mbed TLS 2.28 has no TLS 1.3: getProtocolVersion() "
+    "7.one-way-tls13": f"{_NO_TLS13}, so there is no TLS 1.3 transfer to check (the session negotiates TLS 1.2)",
+    "11.session-info:session_info_after_handshake": f"{_NO_TLS13}: getProtocolVersion() "
     "is TLSv1.2 where the case expects TLSv1.3",
     "8.secure-defaults:no_certificate_request_on_the_wire": "python-mbedtls cannot set MBEDTLS_SSL_VERIFY_NONE: "
     "validate_certificates=False is VERIFY_OPTIONAL, True is VERIFY_REQUIRED, so a server always sends a "
     "CertificateRequest, and a client holding a certificate sends it: in TLS 1.2 (all mbed TLS 2.28 has) "
-    "in the clear, so the client's identity crosses the wire unasked. The server neither verifies it nor "
-    "hands it to the application (getPeerCertificate() None, getPeerCertChain() [], as SPEC 6 asks)",
+    "in the clear, so the client's identity crosses the wire unasked. Without a client-certificate policy the "
+    "server neither verifies it nor hands it to the application (getPeerCertificate() None, getPeerCertChain() "
+    "[], as SPEC 6 asks)",
+    "11.minimum-version:tls13_minimum_still_connects": f"{_NO_TLS13}: a TLS 1.3 minimum refuses every "
+    "handshake (a server answers with a protocol_version alert)",
+    "11.alpn:negotiation_outcomes[['spdy/1']-['h2']-None]": "an mbed TLS server refuses a client whose ALPN "
+    "protocols share none with its own, with RFC 7301's no_application_protocol alert, where OpenSSL goes on "
+    "without ALPN",
+    "11.ext-interop:every_pair_uses_every_extension": f"{_NO_TLS13}, and the scenario sets a TLS 1.3 minimum on "
+    "both sides",
+    # "@session": only where mbedtls provides the session; other components'
+    # sessions take mbedtls contexts and pass.
+    "11.ext-context-any:session_honours_another_components_context@session": f"{_NO_TLS13}, and the scenario "
+    "sets a TLS 1.3 minimum on both sides",
 }
-
-
-def _reason(exc: BaseException) -> str:
-    """mbed TLS's error text and code from a python-mbedtls error."""
-    message = getattr(exc, "msg", None) or (str(exc.args[-1]) if exc.args else type(exc).__name__)
-    code = getattr(exc, "err", None)
-    return f"{message} (mbed TLS -0x{code:04X})" if isinstance(code, int) and code else str(message)
-
-
-class MbedTLSEngine:
-    """The engine protocol on a python-mbedtls ``TLSWrappedBuffer``."""
-
-    __slots__ = (
-        "_buf",
-        "_server",
-        "_capacity",
-        "_backlog",
-        "_pending",
-        "_eof",
-        "_peer_closed",
-        "_fault",
-        "_wire",
-        "_peer",
-        "_version",
-        "_cipher",
-    )
-
-    def __init__(self, ctx: Any, server: bool) -> None:
-        try:
-            self._buf = ctx.wrap_buffers() if server else ctx.wrap_buffers(None)  # None: no SNI (Dana has no host name)
-        except MbedTLSError as exc:
-            raise EngineError(_reason(exc)) from exc
-        self._server = server
-        self._capacity: int = self._buf._input_buffer.maxlen
-        self._backlog = bytearray()  # peer ciphertext not yet in mbed TLS's input ring
-        self._pending = bytearray()  # ciphertext taken from the output ring, not yet output()
-        self._eof = False
-        self._peer_closed = False
-        self._fault: EngineError | None = None
-        self._wire = PeerCertificates()
-        self._peer: list[bytes] = []
-        self._version: str | None = None
-        self._cipher: str | None = None
-
-    # -- moving ciphertext -------------------------------------------------------
-
-    def _drain(self) -> int:
-        """Move the output ring's ciphertext to ``_pending``; returns how much."""
-        buf = self._buf
-        size = len(buf._output_buffer)
-        if size:
-            self._pending += buf.peek_outgoing(size)
-            buf.consume_outgoing(size)
-        return size
-
-    def _top_up(self) -> None:
-        """Move backlog into the input ring as far as it has room."""
-        if self._backlog:
-            room = self._capacity - len(self._buf._input_buffer)
-            if room > 0:
-                self._buf.receive_from_network(bytes(self._backlog[:room]))
-                del self._backlog[:room]
-
-    def _failed(self, reason: str, eof: bool = False) -> EngineError:
-        """Latch a failure (python-mbedtls has reset the connection) and hand over its alert."""
-        self._drain()
-        self._fault = EngineEOF(reason) if eof else EngineError(reason)
-        return self._fault
-
-    def _again(self) -> EngineError:
-        """The latched failure once more, for a call after it."""
-        assert self._fault is not None
-        return type(self._fault)(str(self._fault))
-
-    # -- the engine protocol -------------------------------------------------------
-
-    def handshake(self) -> bool:
-        if self._fault is not None:
-            raise self._again()
-        buf = self._buf
-        for _ in range(MAX_STEPS):
-            if buf._handshake_state is _tls.HandshakeStep.HANDSHAKE_OVER:
-                self._completed()
-                return True
-            self._top_up()
-            try:
-                buf.do_handshake()
-            except _tls.WantWriteError:
-                pass  # the step produced output, taken below
-            except _tls.WantReadError:
-                if self._drain() or self._backlog:
-                    continue  # the output ring was full, or more input can go in
-                if self._eof:
-                    raise self._failed("the peer closed the connection during the handshake") from None
-                return False
-            except MbedTLSError as exc:
-                raise self._failed(_reason(exc)) from exc
-            self._drain()
-        raise self._failed(f"the handshake made no progress in {MAX_STEPS} steps")
-
-    def _completed(self) -> None:
-        """Keep what the session may ask for later: python-mbedtls forgets it on a reset."""
-        if self._version is not None:
-            return
-        buf = self._buf
-        version = buf.negotiated_tls_version()
-        self._version = version.name.replace("_", ".") if version is not None else None
-        cipher = buf.cipher()
-        self._cipher = cipher.replace("-", "_") if cipher else None
-        leaf = buf.getpeercert(True)
-        sent = self._wire.certificates
-        if leaf is None or self._server:
-            # A server never hands over a client certificate: mbed TLS asks
-            # for one it does not verify (see DEVIATIONS), and nettls has
-            # no client-certificate policy here (SPEC 6: None and []).
-            self._peer = []
-        elif sent and sent[0] == leaf:
-            self._peer = list(sent)
-        else:  # resumed, or not seen on the wire: what mbed TLS vouches for
-            self._peer = [leaf]
-
-    def read_into(self, view: memoryview) -> int | None:
-        if self._peer_closed:
-            return 0
-        if self._fault is not None:
-            raise self._again()
-        buf = self._buf
-        for _ in range(MAX_STEPS):
-            self._top_up()
-            try:
-                count = buf.readinto(view, len(view))
-            except _tls.WantReadError:
-                if self._drain() or self._backlog:
-                    continue
-                if self._eof:
-                    raise self._failed("the stream ended without close_notify", eof=True) from None
-                return None
-            except _tls.WantWriteError:
-                self._drain()
-                continue
-            except _tls.RaggedEOF as exc:
-                raise self._failed("the stream ended without close_notify", eof=True) from exc
-            except MbedTLSError as exc:
-                if getattr(exc, "err", None) == PEER_CLOSE_NOTIFY:
-                    self._peer_closed = True
-                    self._drain()
-                    return 0
-                raise self._failed(_reason(exc)) from exc
-            self._drain()
-            return int(count)
-        raise self._failed(f"a read made no progress in {MAX_STEPS} steps")
-
-    def read(self, n: int) -> bytes | None:
-        buffer = bytearray(n)
-        count = self.read_into(memoryview(buffer))
-        if count is None:
-            return None
-        return bytes(buffer[:count])
-
-    def write(self, data: memoryview) -> None:
-        if self._peer_closed:
-            raise EngineError("the peer sent close_notify: mbed TLS has reset the connection and sends nothing more")
-        if self._fault is not None:
-            raise self._again()
-        buf = self._buf
-        for pos in range(0, len(data), WRITE_CHUNK):
-            self._drain()
-            try:
-                buf.write(data[pos : pos + WRITE_CHUNK])
-            except (_tls.WantReadError, _tls.WantWriteError) as exc:
-                raise self._failed("mbed TLS could not write a record into an empty output buffer") from exc
-            except MbedTLSError as exc:
-                raise self._failed(_reason(exc)) from exc
-        self._drain()
-
-    def shutdown(self) -> None:
-        if self._peer_closed or self._fault is not None:
-            return  # python-mbedtls has reset the connection: nothing to close
-        self._buf.shutdown()  # close_notify; python-mbedtls reports no error here
-        self._drain()
-
-    def feed(self, data: bytes) -> None:
-        if not self._server and not self._wire.done:  # a server hands over no client chain
-            self._wire.feed(data)
-        self._backlog += data
-
-    def feed_eof(self) -> None:
-        self._eof = True
-
-    def output(self) -> bytes:
-        self._drain()
-        if not self._pending:
-            return b""
-        out = bytes(self._pending)
-        self._pending.clear()
-        return out
-
-    def peer_chain(self) -> list[bytes]:
-        return list(self._peer)
-
-    def version(self) -> str | None:
-        return self._version
-
-    def cipher(self) -> str | None:
-        return self._cipher
 
 
 def _private_key(pem: str) -> Any:
@@ -344,8 +155,31 @@ def _private_key(pem: str) -> Any:
     raise CertificateError(f"mbed TLS 2.28 takes RSA and EC keys only, not {type(key).__name__.removesuffix('PrivateKey')}")
 
 
+def verified_against(config: ContextConfig) -> tuple[str, ...] | None:
+    """The roots the handshake verifies the peer against: a client's
+    verify-on-connect store, a server's client-certificate store; None when
+    the handshake verifies nothing (SPEC 6: connect() does not)."""
+    if config.server:
+        return config.clientCertificateTrust if config.clientCertificatePolicy != ClientCertificateConstants.CLIENT_CERT_NONE else None
+    return config.verifyTrust
+
+
+def _trust_store(pems: tuple[str, ...]) -> Any:
+    """An mbed TLS trust store of ``pems``, leaving out what mbed TLS cannot read
+    (a root whose key type it lacks anchors nothing it can verify)."""
+    store = _tls.TrustStore()
+    for pem in pems:
+        try:
+            store.add(_x509.CRT.from_DER(pem_to_der(pem)))
+        except MbedTLSError:
+            continue
+    if not store:
+        raise CertificateError(f"mbed TLS can read none of the {len(pems)} trusted certificates")
+    return store
+
+
 @functools.lru_cache(maxsize=64)
-def native_context(config: ContextConfig) -> Any:
+def native_context(config: ContextConfig) -> Native:
     """A python-mbedtls ``ServerContext``/``ClientContext`` for ``config``, built once per configuration."""
     chain = None
     if config.certificate and config.privateKey:
@@ -353,47 +187,106 @@ def native_context(config: ContextConfig) -> Any:
             certs = tuple(_x509.CRT.from_DER(pem_to_der(p)) for p in (config.certificate, *config.chain))
             chain = (certs, _private_key(config.privateKey))
         except MbedTLSError as exc:
-            raise CertificateError(f"the certificate and key were refused by mbed TLS: {_reason(exc)}") from exc
+            raise CertificateError(f"the certificate and key were refused by mbed TLS: {reason_of(exc)}") from exc
+    roots = verified_against(config)
+    store = _trust_store(roots) if roots else None
+    protocols = tuple(p.encode("ascii") for p in config.applicationProtocols)
+    if len(protocols) > MAX_PROTOCOLS:
+        raise ValueError(f"python-mbedtls takes at most {MAX_PROTOCOLS} application protocols, not {len(protocols)}")
     conf = _tls.TLSConfiguration(
-        # False is VERIFY_OPTIONAL: connect() does not authenticate (Dana), verifyCertificate() does.
-        # (True would be VERIFY_REQUIRED; VERIFY_NONE cannot be had: see DEVIATIONS.)
-        validate_certificates=False,
+        # True is VERIFY_REQUIRED: mbed TLS verifies the peer and refuses it with
+        # an alert. False is VERIFY_OPTIONAL: connect() does not authenticate
+        # (Dana), verifyCertificate() does; a server's CLIENT_CERT_REQUEST lets a
+        # client send none, and the engine refuses one that did not verify.
+        # (VERIFY_NONE cannot be had: see DEVIATIONS.)
+        validate_certificates=roots is not None
+        and (not config.server or config.clientCertificatePolicy == ClientCertificateConstants.CLIENT_CERT_REQUIRE),
         certificate_chain=chain,
         ciphers=CIPHERS_ALL if config.cipherSet == BaseTLSContext.CIPHER_ALL else CIPHERS_DEFAULT,
+        inner_protocols=protocols or None,
+        trust_store=store,
         lowest_supported_version=_tls.TLSVersion.TLSv1_2,  # TLS 1.0/1.1 are broken and deprecated
         highest_supported_version=_tls.TLSVersion.TLSv1_2,  # the newest mbed TLS 2.28 has
     )
     # No compression (mbed TLS 2.28 is built without it) and no renegotiation
     # (python-mbedtls turns it off in every configuration).
     try:
-        return _tls.ServerContext(conf) if config.server else _tls.ClientContext(conf)
+        context = _tls.ServerContext(conf) if config.server else _tls.ClientContext(conf)
     except MbedTLSError as exc:
-        raise CertificateError(f"mbed TLS refused the configuration: {_reason(exc)}") from exc
+        raise CertificateError(f"mbed TLS refused the configuration: {reason_of(exc)}") from exc
+    return Native(context, (store, protocols))
 
 
-class TLSContext(BaseTLSContext):
-    """``net.TLSContext`` for the mbedtls component; see ``ITLSContext``."""
+@implementer_only(
+    ITLSContext, IVerifyOnConnect, IProtocolNegotiation, IMinimumVersion, IClientCertificates, IServerNameCertificates, IEncryptedKeys
+)
+class TLSContext(ExtendedTLSContext):
+    """``net.TLSContext`` for the mbedtls component; see ``ITLSContext`` and the
+    context extensions it declares. Not ``IKeyLog``: python-mbedtls exports
+    no session keys."""
 
-    def setCertificate(self, cert: str | bytes, key: str | bytes) -> bool:
-        super().setCertificate(cert, key)
-        native_context(self._config)  # surface mbed TLS's own refusal here, not at accept()
-        return True
-
-
-class TLSCertStore(BaseCertStore):
-    """``net.TLSCertStore`` for the mbedtls component; see ``ITLSCertStore``."""
+    _native_builder = staticmethod(native_context)
 
 
-class TLS(TLSSession):
-    """``net.TLS`` on mbed TLS (python-mbedtls's TLSWrappedBuffer); see ``ITLS``."""
+@implementer_only(ITLSCertStore, ISystemTrust)
+class TLSCertStore(ExtendedCertStore):
+    """``net.TLSCertStore`` for the mbedtls component; see ``ITLSCertStore`` and ``ISystemTrust``."""
+
+
+#: The context settings an mbedtls session honours (see ``check_honoured``).
+_HONOURED = frozenset(
+    {
+        "applicationProtocols",
+        "minimumVersion",
+        "clientCertificatePolicy",
+        "clientCertificateTrust",
+        "nameCertificates",
+        "verifyTrust",
+        "verifyHostName",
+    }
+)
+
+
+def _by_name(config: ContextConfig, default: Native) -> Callable[[str | None], Native]:
+    """A server's choice of native context by the name its client asks for."""
+
+    def select(name: str | None) -> Native:
+        entry = select_name_certificate(config, name)
+        if entry is None:
+            return default
+        try:
+            return native_context(config.for_name(entry))
+        except (CertificateError, ValueError):  # mbed TLS cannot use that entry: the default certificate serves
+            return default
+
+    return select
+
+
+@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult, INegotiatedProtocol, IEndOfStream, IRecvInto)
+class TLS(ExtendedTLSSession):
+    """``net.TLS`` on mbed TLS (python-mbedtls's TLSWrappedBuffer); see ``ITLS``
+    and the session extensions it declares."""
 
     component = "mbedtls"
+    context_extensions = _HONOURED
+    __slots__ = ()
 
-    def _native_context(self, config: ContextConfig) -> Any:
+    def _native_context(self, config: ContextConfig) -> Native:
         return native_context(config)
 
-    def _make_engine(self, native: Any, server: bool) -> MbedTLSEngine:
-        return MbedTLSEngine(native, server)
+    def _make_engine(self, native: Native, server: bool) -> MbedTLSEngine:
+        config = self._config
+        tls13_only = config.minimumVersion == "TLSv1.3"
+        if server:
+            optional = config.clientCertificatePolicy == ClientCertificateConstants.CLIENT_CERT_REQUEST
+            checks = Checks(verified_against(config), optional=optional, tls13_only=tls13_only)
+            return MbedTLSEngine(native, True, checks=checks, select=_by_name(config, native) if config.nameCertificates else None)
+        name, _session = self._engine_options()
+        # mbed TLS checks the name it sends as SNI whenever it verifies the
+        # server: a verification of the chain alone sends none.
+        sni = name.sni if name is not None and (config.verifyTrust is None or config.verifyHostName) else None
+        checks = Checks(config.verifyTrust, host=name if config.verifyHostName else None, tls13_only=tls13_only)
+        return MbedTLSEngine(native, False, sni, checks)
 
     def _verify(self, roots: tuple[str, ...], leaf: Any, chain: list[Any]) -> VerifyStatus:
         return verify_chain(roots, leaf, chain)

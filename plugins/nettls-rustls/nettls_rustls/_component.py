@@ -99,6 +99,7 @@ from nettls.interfaces import (
     CertificateError,
     IEncryptedKeys,
     IEndOfStream,
+    IRecvInto,
     IKeyLog,
     IMinimumVersion,
     INegotiatedProtocol,
@@ -396,7 +397,7 @@ _HONOURED = frozenset(
 )
 
 
-@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult, INegotiatedProtocol, IEndOfStream)
+@implementer_only(ITLS, ISessionInfo, IServerName, IVerifyResult, INegotiatedProtocol, IEndOfStream, IRecvInto)
 class TLS(ExtendedTLSSession):
     """``net.TLS`` on rustls (rtls's SSLObject over MemoryBIO); see ``ITLS``
     and the session extensions it declares."""
