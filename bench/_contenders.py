@@ -24,6 +24,7 @@ from OpenSSL import SSL, crypto
 
 import nettls
 import nettls.aio
+from nettls.eventloop import EventLoop
 from nettls.interfaces import TLSError
 
 from ._common import Pki
@@ -50,6 +51,14 @@ class Endpoint:
     @classmethod
     def server(cls, listener: socket.socket) -> "Endpoint":
         raise NotImplementedError
+
+    def _on_event(self, event: Any) -> None:
+        tls = self.tls
+        if event.recvReady and self._sending:  # session tickets: read them so the socket stops being readable
+            while tls.recv(65536):
+                pass
+        if event.sendReady:
+            tls.sendBuffer()
 
     def send_all(self, chunk: memoryview, count: int) -> None:
         raise NotImplementedError
@@ -259,17 +268,17 @@ class RawPyOpenSSL(Endpoint):
 
 _TCPSocket = nettls.resolve("net.TCPSocket", component="tcp")
 _Monitor = nettls.resolve("net.TCPMonitor", component="tcp")
-#: One monitor per process for the non-blocking contenders, as a server has
-#: one for all its connections (made on first use; a connection adds its
-#: socket and removes it when dropped).
-_MONITOR: Any = None
+#: One event loop per process for the non-blocking contenders, as a server has
+#: one for all its connections (made on first use; a connection watches its
+#: socket and stops when dropped).
+_EVENTS: EventLoop | None = None
 
 
-def _shared_monitor() -> Any:
-    global _MONITOR
-    if _MONITOR is None:
-        _MONITOR = _Monitor()
-    return _MONITOR
+def _shared_loop() -> EventLoop:
+    global _EVENTS
+    if _EVENTS is None:
+        _EVENTS = EventLoop(_Monitor(), wakeable=False)
+    return _EVENTS
 _TLS = {name: nettls.resolve("net.TLS", component=name) for name in ("stdlib", "pyopenssl")}
 
 
@@ -286,15 +295,16 @@ class _Nettls(Endpoint):
     def __init__(self, tls: Any, sock: Any, server: bool) -> None:
         self.tls = tls
         self.sock = sock
-        self.mon: Any = None
+        self.loop: EventLoop | None = None
+        self._sending = False  # in send_all: read what arrives (session tickets)
         if not self.nonblocking:
             if (tls.accept(sock) if server else tls.connect(sock)) != tls.OK:
                 raise TLSError("handshake failed")
             return
         sock.setNonBlocking()
         tls.setNonBlocking()
-        self.mon = mon = _shared_monitor()
-        mon.addSocket(sock)
+        self.loop = loop = _shared_loop()
+        loop.watch(sock, self._on_event)
         try:
             while True:
                 status = tls.accept(sock) if server else tls.connect(sock)
@@ -303,8 +313,8 @@ class _Nettls(Endpoint):
                 if status == tls.FAIL:
                     raise TLSError(f"handshake failed: {tls.getFailureReason()}")
                 if status == tls.WAIT_WRITE:
-                    mon.armSendNotify(sock)
-                mon.wait(5000)
+                    loop.want_write(sock)
+                loop.run_once(5.0)
         except BaseException:
             self.drop()
             raise
@@ -336,17 +346,17 @@ class _Nettls(Endpoint):
             for _ in range(count):
                 send(chunk)
             return
-        unsent, mon, sock = tls.getBufferUnsent, self.mon, self.sock
-        for _ in range(count):
-            send(chunk)
-            while unsent():
-                mon.armSendNotify(sock)
-                for ev in mon.wait():
-                    if ev.recvReady:  # session tickets: read them so the socket stops being readable
-                        while tls.recv(65536):
-                            pass
-                    if ev.sendReady:
-                        tls.sendBuffer()
+        unsent, loop, sock = tls.getBufferUnsent, self.loop, self.sock
+        assert loop is not None
+        self._sending = True
+        try:
+            for _ in range(count):
+                send(chunk)
+                while unsent():
+                    loop.want_write(sock)
+                    loop.run_once()
+        finally:
+            self._sending = False
 
     def recv_total(self, total: int, size: int) -> int:
         recv = self.tls.recv
@@ -367,7 +377,8 @@ class _Nettls(Endpoint):
                     break
                 got += len(data)
             return got
-        tls, mon, FAIL = self.tls, self.mon, self.tls.FAIL
+        tls, loop, FAIL = self.tls, self.loop, self.tls.FAIL
+        assert loop is not None
         while got < total:
             data = recv(size)
             if data:
@@ -376,16 +387,14 @@ class _Nettls(Endpoint):
             if tls.getStatus() == FAIL:
                 break
             if tls.getBufferUnsent() or self.sock.getBufferUnsent():
-                mon.armSendNotify(self.sock)
-            for ev in mon.wait():
-                if ev.sendReady:
-                    tls.sendBuffer()
+                loop.want_write(self.sock)
+            loop.run_once()
         return got
 
     def drop(self) -> None:
-        if self.mon is not None:
-            self.mon.remSocket(self.sock)
-            self.mon = None
+        if self.loop is not None:
+            self.loop.unwatch(self.sock)
+            self.loop = None
         self.sock.disconnect()
 
 

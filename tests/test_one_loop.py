@@ -25,13 +25,6 @@ MONITOR_NAME = re.compile(r"(^|[._])(monitor|mon)$", re.IGNORECASE)
 #: Allowed to wait on a monitor: the loop itself, and the conformance tests
 #: of the monitor as such (test_tcp*.py, with their helper in _support.py).
 ALLOWED = ("nettls/eventloop.py", "nettls/conformance/test_tcp*.py", "nettls/conformance/_support.py")
-#: Still waiting on a monitor of their own, each being moved onto the loop
-#: (issue 15); the lead empties this as that work lands, and the test below
-#: fails for an entry that no longer offends.
-PENDING = {
-    "bench/_contenders.py",  # helper B: the non-blocking contenders
-}
-
 pytestmark = pytest.mark.skipif(not (ROOT / "nettls" / "eventloop.py").is_file(), reason="needs the source tree")
 
 
@@ -72,10 +65,5 @@ def test_the_scan_sees_monitor_loops() -> None:
 
 
 def test_only_the_event_loop_waits_on_a_monitor() -> None:
-    offenders = {name: lines for name, lines in _offenders().items() if name not in PENDING}
+    offenders = _offenders()
     assert offenders == {}, f"wait on nettls.eventloop.EventLoop instead of a monitor of your own: {offenders}"
-
-
-def test_the_pending_list_holds_only_offenders() -> None:
-    stale = sorted(PENDING - set(_offenders()))
-    assert stale == [], f"no longer waits on a monitor (or gone): remove from PENDING: {stale}"
