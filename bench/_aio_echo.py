@@ -10,13 +10,13 @@ free port), prints ``listening on 127.0.0.1:PORT`` and echoes until SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import re
 import resource
 import signal
 import sys
 
 import nettls
 import nettls.aio
+from nettls.components.kit import certificate_pem, parse_certificates
 
 from ._asyncio_echo import _echo
 
@@ -24,7 +24,7 @@ from ._asyncio_echo import _echo
 def _context(certfile: str, keyfile: str, component: str) -> object:
     """A SERVER context of ``component``: the leaf and chain of CERT, the key of KEY."""
     with open(certfile) as f:
-        certs = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", f.read(), re.S)
+        certs = [certificate_pem(cert) for cert in parse_certificates(f.read(), certfile)]
     with open(keyfile) as f:
         key = f.read()
     Context = nettls.resolve("net.TLSContext", component=component)

@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from nettls.components.kit import pem_to_der
 from nettls.escape import escape_control
 
-from ._certs import describe_certificate, parse_certificate
+from ._certs import describe_certificate
 from ._classes import TCPClasses, TLSClasses, client_verifies_chain
 from ._errors import error_text, one_line
 from ._sessions import SessionWaiter, available, failure_reason, session_info
@@ -91,12 +92,6 @@ def _frame(payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
 
-def _der(pem: str) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return bytes(parse_certificate(pem).public_bytes(Encoding.DER))
-
-
 def server_context(tls_c: TLSClasses, material: Material) -> Any:
     """A SERVER context presenting the demo's leaf and intermediate."""
     ctx = tls_c.TLSContext(tls_c.TLSContext.SERVER)
@@ -124,14 +119,14 @@ def _check_peer(cell: Cell, session: Any, tls_c: TLSClasses, material: Material)
     chain = session.getPeerCertChain()
     expected = [material.leaf_pem, material.intermediate_pem]
     try:
-        got = [_der(pem) for pem in chain]
+        got = [pem_to_der(pem) for pem in chain]
     except ValueError as exc:
         raise CellFailed(f"peer chain: a certificate does not parse: {one_line(exc)}") from None
-    if got != [_der(pem) for pem in expected]:
+    if got != [pem_to_der(pem) for pem in expected]:
         subjects = "; ".join(escape_control(describe_certificate(pem).subject) for pem in chain) or "none"
         raise CellFailed(f"peer chain: expected the leaf and the intermediate, got {len(chain)} ({subjects})")
     leaf = session.getPeerCertificate()
-    if leaf is None or _der(leaf) != got[0]:
+    if leaf is None or pem_to_der(leaf) != got[0]:
         raise CellFailed("peer chain: getPeerCertificate() is not getPeerCertChain()[0]")
     trusted = tls_c.TLSCertStore()
     trusted.addCertificate(material.root_pem)

@@ -188,6 +188,20 @@ def check_damage(harness: Harness, mode: str, damage: str) -> None:
     assert same_certificate(pair.client.getPeerCertificate(), harness.pki.ec.cert_pem), "the peer's certificate is kept"
 
 
+def wrong_role_call(harness: Harness, pki: Any, mode: str, side: str) -> Callable[[], object]:
+    """The call that uses a context of the wrong mode: ``connect()`` with a
+    SERVER context (``side`` "client") or ``accept()`` with a CLIENT one."""
+    kit = harness.kit
+    client_sock, server_sock = harness.tcp_pair()
+    if side == "client":
+        session, sock, call = kit.TLS(kit.server_context(pki.ec)), client_sock, "connect"
+    else:
+        session, sock, call = kit.TLS(kit.client_context()), server_sock, "accept"
+    if mode == NONBLOCKING:
+        session.setNonBlocking()
+    return lambda: getattr(session, call)(sock)
+
+
 def check_core(tls: str | TLSKit | None, tcp: str | None = None, *, modes: tuple[str, ...] = MODES) -> None:
     """Every check above, in ``modes``, each with a fresh ``Harness(tls, tcp)``."""
     runs: list[Callable[[Harness], None]] = []

@@ -12,6 +12,7 @@ import pytest
 
 from nettls import TLSClosedError, TLSError, TLSModeError, TLSNotHandshakenError
 
+from .checks import wrong_role_call
 from .makers import BLOCKING, NONBLOCKING
 
 OK = 1
@@ -57,14 +58,6 @@ def test_data_during_a_nonblocking_handshake_raises_not_handshaken(harness, call
 @pytest.mark.clause("9.error-mode")
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_wrong_context_mode_raises_the_mode_error(harness, pki, mode, side):
-    kit = harness.kit
-    client_sock, server_sock = harness.tcp_pair()
-    if side == "client":  # connect() with a SERVER context
-        session, sock, call = kit.TLS(kit.server_context(pki.ec)), client_sock, "connect"
-    else:  # accept() with a CLIENT context
-        session, sock, call = kit.TLS(kit.client_context()), server_sock, "accept"
-    if mode == NONBLOCKING:
-        session.setNonBlocking()
     with pytest.raises(TLSModeError):
-        getattr(session, call)(sock)
+        wrong_role_call(harness, pki, mode, side)()
     assert issubclass(TLSModeError, TLSError)

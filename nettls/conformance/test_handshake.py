@@ -11,6 +11,7 @@ from nettls import TLSError, TLSHandshakeError
 from nettls.interfaces import ISelectable
 
 from ._support import SocketWrapper, reset
+from .checks import wrong_role_call
 from .hello import ALERT, HANDSHAKE, SERVER_HELLO, client_hello
 from .makers import BLOCKING, LOOPBACK, NONBLOCKING, Background, bind_server, set_timeout, status_name
 from .pki import same_certificate
@@ -114,16 +115,8 @@ def _outcome(call):
 @pytest.mark.clause("6.role")
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_wrong_role_is_tls_error(harness, pki, mode, side):
-    kit = harness.kit
-    client_sock, server_sock = harness.tcp_pair()
-    if side == "client":  # connect() with a SERVER context
-        session, sock, call = kit.TLS(kit.server_context(pki.ec)), client_sock, "connect"
-    else:  # accept() with a CLIENT context
-        session, sock, call = kit.TLS(kit.client_context()), server_sock, "accept"
-    if mode == NONBLOCKING:
-        session.setNonBlocking()
     with pytest.raises(TLSError) as info:
-        getattr(session, call)(sock)
+        wrong_role_call(harness, pki, mode, side)()
     assert "client" in str(info.value).lower() or "server" in str(info.value).lower(), (
         f"the TLSError does not say which mode is needed: {info.value}"
     )

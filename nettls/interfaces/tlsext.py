@@ -198,7 +198,7 @@ class IClientCertificates(Interface):
             True.
 
         Raises:
-            nettls.TLSError: the context is a CLIENT context.
+            nettls.TLSModeError: the context is a CLIENT context.
             ValueError: ``policy`` is not one of the constants, or a store is
                 missing or empty where one is required.
             TypeError: ``store`` is not an ``ITLSCertStore``.
@@ -233,7 +233,7 @@ class IServerNameCertificates(Interface):
             True.
 
         Raises:
-            nettls.TLSError: the context is a CLIENT context.
+            nettls.TLSModeError: the context is a CLIENT context.
             nettls.CertificateError: as ``setCertificate`` and
                 ``setCertificateChain``.
             ValueError: ``name`` is not a DNS name or wildcard.
@@ -288,7 +288,7 @@ class IVerifyOnConnect(Interface):
             True.
 
         Raises:
-            nettls.TLSError: the context is a SERVER context (a server
+            nettls.TLSModeError: the context is a SERVER context (a server
                 verifies clients through ``IClientCertificates``).
             ValueError: the store is empty.
             TypeError: ``store`` is not an ``ITLSCertStore`` or None.
@@ -324,7 +324,8 @@ class IServerName(Interface):
             True.
 
         Raises:
-            nettls.TLSError: after ``connect()``, or on a session of a SERVER context.
+            nettls.TLSModeError: on a session of a SERVER context.
+            nettls.TLSError: after ``connect()``.
             ValueError: ``name`` is neither a valid DNS name nor an IP
                 address, or resumption data for another name was set
                 (``IResumption``).
@@ -443,7 +444,8 @@ class IResumption(Interface):
             True.
 
         Raises:
-            nettls.TLSError: after ``connect()``, or on a session of a SERVER context.
+            nettls.TLSModeError: on a session of a SERVER context.
+            nettls.TLSError: after ``connect()``.
             TypeError: ``data`` did not come from ``getResumptionData()`` of
                 this component.
             ValueError: it came from a session with another server name, or

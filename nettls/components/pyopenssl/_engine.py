@@ -1,7 +1,9 @@
 """The pyopenssl engines: the engine protocol on an ``SSL.Connection`` over memory BIOs.
 
-``PyOpenSSLEngine`` uses pyOpenSSL's public API; ``DirectEngine`` takes the data
-path through pyOpenSSL's binding (see the package docstring).
+``PyOpenSSLEngine`` drives the connection through pyOpenSSL's API plus the
+few private names it needs (listed in docs/decisions.md, "Private library
+interfaces"); ``DirectEngine`` takes the data path through pyOpenSSL's
+binding (see the package docstring).
 """
 
 from __future__ import annotations
