@@ -261,6 +261,7 @@ class MbedTLSEngine:
                 code = getattr(exc, "err", None)
                 if self._checks.roots is not None and code in _REFUSED:
                     status = self._verify_failure = self._explain()
+                    self._peer = list(self._in.certificates or [])  # the refused chain, as sent
                     raise self._failed(f"certificate verify failed: {status.failedReason} ({reason_of(exc)})") from exc
                 if code == _NO_CLIENT_CERTIFICATE:
                     raise self._failed(f"the client sent no certificate, and the context requires one ({reason_of(exc)})") from exc
@@ -293,6 +294,7 @@ class MbedTLSEngine:
             status = verdict(checks.roots, self._in.certificates or [], checks.host)
         if status is not None:
             self._verify_failure = status
+            self._peer = list(self._in.certificates or [])  # the refused chain, as sent
             raise self._failed(f"certificate verify failed: {status.failedReason}", alert=BAD_CERTIFICATE)
 
     def _explain(self) -> VerifyStatus:

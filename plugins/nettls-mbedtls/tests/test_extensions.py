@@ -304,3 +304,26 @@ def test_name_constraints_mbed_tls_ignores_are_enforced(files):
     assert error is not None and "certificate verify failed" in str(error), error
     assert isinstance(outcome, ssl.SSLError) and "BAD_CERTIFICATE" in str(outcome).upper(), outcome
     assert session.getVerifyResult().status == VerifyStatus.FAIL
+
+
+@pytest.mark.parametrize("refusal", ["mbed TLS's own", "nettls's verifier"])
+def test_a_refused_chain_is_handed_out_as_sent(pki, files, refusal):
+    """After a verification failure the session still shows what the peer
+    sent (as the other components do): getPeerCertChain() is the chain, leaf
+    first, whichever verifier refused it (an unknown CA: mbed TLS; name
+    constraints mbed TLS skips: nettls's)."""
+    if refusal == "nettls's verifier":
+        identity: Any = _ConstrainedLeaf()
+        trusted, name = identity.root_pem, "www.example.com"
+    else:
+        identity, trusted, name = pki.ec, pki.rsa.root.cert_pem, "localhost"  # not its root
+    listener, join = _python_server(identity, files)
+    with listener:
+        ctx = TLSContext(TLSContext.CLIENT)
+        ctx.setVerifyOnConnect(_store(trusted))
+        session, error = _connect(ctx, name, listener.getsockname()[1])
+        join()
+    assert error is not None and session.getVerifyResult().status == VerifyStatus.FAIL
+    sent = [identity.cert_pem, *identity.chain_pems]
+    chain = session.getPeerCertChain()
+    assert len(chain) == len(sent) and all(same_certificate(a, b) for a, b in zip(chain, sent)), chain
