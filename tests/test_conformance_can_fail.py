@@ -25,7 +25,7 @@ from nettls.conformance.checks import check_core
 from nettls.conformance.makers import TLSKit
 
 from mutants import MUTANTS, load_all
-from mutants.run import batches, run_batch, run_suite, verdicts
+from mutants.run import batches, run_ahead, run_suite, selected_batches, verdicts
 
 pytest_plugins = ["pytester"]
 
@@ -34,8 +34,8 @@ load_all()
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("batch", batches(full=False), ids=lambda b: b.id)
-def test_core_mutants_are_caught_by_their_own_clause(batch, tmp_path):
-    problems = verdicts(batch, run_batch(batch, tmp_path))
+def test_core_mutants_are_caught_by_their_own_clause(batch, request, tmp_path_factory):
+    problems = verdicts(batch, run_ahead(batch, selected_batches(request), tmp_path_factory.getbasetemp()))
     assert not problems, "\n".join(problems)
 
 

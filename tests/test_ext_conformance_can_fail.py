@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from mutants.run import batches, run_batch, verdicts
+from mutants.run import batches, run_ahead, selected_batches, verdicts
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("batch", batches(full=True), ids=lambda b: b.id)
-def test_extension_mutants_are_caught_by_their_own_clause(batch, tmp_path):
-    problems = verdicts(batch, run_batch(batch, tmp_path))
+def test_extension_mutants_are_caught_by_their_own_clause(batch, request, tmp_path_factory):
+    problems = verdicts(batch, run_ahead(batch, selected_batches(request), tmp_path_factory.getbasetemp()))
     assert not problems, "\n".join(problems)

@@ -10,6 +10,10 @@ components, and each mutant's clause selected; it returns the clause table
   fails in seconds;
 - ``PATH``: an empty directory, for core mutants: no ``openssl`` and no
   ``curl``, so a core clause must catch its mutant without them.
+
+``run_ahead(batch, selected, workroot)`` is ``run_batch`` with the next
+selected batch started beside it (``PARALLEL`` subprocesses at a time), so
+that a test waiting on its batch keeps the machine's second core busy.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 import sys
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from . import MUTANTS, Mutant, load_all
@@ -123,6 +130,35 @@ def run_batch(batch: Batch, workdir: Path) -> Outcome:
         tcp=batch.tcp,
         strip_tools=batch.strip_tools,
     )
+
+
+#: Mutant subprocesses at a time: each is a whole suite run, mostly CPU, and
+#: CI machines have at least 2 cores.
+PARALLEL = 2
+_pool: ThreadPoolExecutor | None = None
+_running: dict[str, Future[Outcome]] = {}
+
+
+def run_ahead(batch: Batch, selected: list[Batch], workroot: Path) -> Outcome:
+    """``run_batch(batch)``, having started the batch that follows it in
+    ``selected`` (the batches the session will ask for, in order) so that it
+    runs meanwhile; a batch already started is waited for, not run again."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="mutants")
+    ids = [b.id for b in selected]
+    at = ids.index(batch.id) if batch.id in ids else len(ids)
+    for ahead in [batch, *selected[at + 1 : at + PARALLEL]]:
+        if ahead.id not in _running:
+            workdir = Path(tempfile.mkdtemp(prefix="batch-", dir=workroot))
+            _running[ahead.id] = _pool.submit(run_batch, ahead, workdir)
+    return _running.pop(batch.id).result()
+
+
+def selected_batches(request: Any) -> list[Batch]:
+    """The batches of the requesting test function that this session runs, in order."""
+    name = request.node.originalname
+    return [item.callspec.params["batch"] for item in request.session.items if getattr(item, "originalname", None) == name]
 
 
 def verdicts(batch: Batch, outcome: Outcome) -> list[str]:
