@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import select
-from typing import ClassVar, Protocol, cast
+from typing import ClassVar, Protocol
 
 from nettls.interfaces import ISelectable
 
@@ -130,7 +130,7 @@ class DescriptorReader:
         """What the descriptor has already received, without waiting; None
         when nothing is there (or at end of stream or a reset, which the
         socket's own ``recv()`` then reports)."""
-        fd = cast(SelectableSocket, sock).fileno()  # (chosen for ISelectable sockets only)
+        fd = sock.fileno()  # type: ignore[attr-defined]  # (chosen for ISelectable sockets only)
         if fd < 0:
             return None
         if fd != self._fd:

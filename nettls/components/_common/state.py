@@ -47,16 +47,18 @@ MOVES: dict[State, frozenset[State]] = {
     _S.FAILED: frozenset({_S.FAILED}),
 }
 
+# Tuples, not sets: ``state in T`` compares by identity, where a set would
+# hash the member, a Python-level call for an Enum (twice per send/recv).
 #: send() is allowed (the handshake is done and close() not called).
-SENDABLE = frozenset({_S.OPEN, _S.PEER_CLOSED, _S.TRUNCATED})
+SENDABLE = (_S.OPEN, _S.PEER_CLOSED, _S.TRUNCATED)
 #: recv() may still find data (after close(), what had already arrived).
-READABLE = frozenset({_S.OPEN, _S.CLOSING, _S.CLOSED})
+READABLE = (_S.OPEN, _S.CLOSING, _S.CLOSED)
 #: No handshake completed yet.
-UNFINISHED = frozenset({_S.NEW, _S.HANDSHAKING})
+UNFINISHED = (_S.NEW, _S.HANDSHAKING)
 #: The handshake completed at some point.
-HANDSHAKE_DONE = frozenset({_S.OPEN, _S.PEER_CLOSED, _S.TRUNCATED, _S.CLOSING, _S.CLOSED})
+HANDSHAKE_DONE = (_S.OPEN, _S.PEER_CLOSED, _S.TRUNCATED, _S.CLOSING, _S.CLOSED)
 #: getStatus() reports the last call's outcome; FAIL in every other state.
-_LIVE = frozenset({_S.OPEN, _S.HANDSHAKING})
+_LIVE = (_S.OPEN, _S.HANDSHAKING)
 
 
 class IllegalMove(TLSError):
