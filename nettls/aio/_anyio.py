@@ -27,7 +27,7 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 from anyio.streams.tls import TLSAttribute
 
-from nettls.interfaces import TCPServerSocketConstants, TLSError, TLSModeError, TLSTimeoutError
+from nettls.interfaces import TCPServerSocketConstants, TLSError, TLSTimeoutError
 from nettls.components.kit import pem_to_der
 
 from ._channel import CLEAN, DONE, READ, Channel, PlainChannel, SessionMaker
@@ -285,8 +285,7 @@ async def connect_tls(
         nettls.TLSHandshakeError, nettls.TLSTimeoutError, nettls.RegistryError.
     """
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
-    if maker.server:
-        raise TLSModeError("connect_tls() needs a CLIENT context; this one is a SERVER context")
+    maker.require_mode(False, "connect_tls()")
     name = maker.client_name(host, server_hostname)
     sock = await connect_socket(maker, host, port)
     try:
@@ -321,8 +320,7 @@ class TLSListener(Listener[TLSStream]):
         reuse_address: bool = True,
     ) -> None:
         maker = SessionMaker(context, component, tcp_component, "nettls.aio")
-        if not maker.server:
-            raise TLSModeError("TLSListener needs a SERVER context; this one is a CLIENT context")
+        maker.require_mode(True, "TLSListener")
         maker.check_listener()
         listener = maker.server_class()
         listener.setNonBlocking()

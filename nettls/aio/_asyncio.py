@@ -17,7 +17,7 @@ import errno
 import logging
 from typing import Any, Awaitable, Callable, TypeVar, cast
 
-from nettls.interfaces import TCPServerSocketConstants, TLSModeError
+from nettls.interfaces import TCPServerSocketConstants
 
 from ._channel import SessionMaker
 from ._connect import PendingConnect
@@ -74,8 +74,7 @@ async def create_connection(
     """
     loop = asyncio.get_running_loop()
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
-    if maker.server:
-        raise TLSModeError("create_connection() needs a CLIENT context; this one is a SERVER context")
+    maker.require_mode(False, "create_connection()")
     name = maker.client_name(host, server_hostname)
     sock = await connect_socket(maker, host, port)
     try:
@@ -152,8 +151,7 @@ async def create_server(
     component; each connection's protocol is made once its handshake is done."""
     loop = asyncio.get_running_loop()
     maker = SessionMaker(context, component, tcp_component, "nettls.aio")
-    if not maker.server:
-        raise TLSModeError("create_server() needs a SERVER context; this one is a CLIENT context")
+    maker.require_mode(True, "create_server()")
     maker.check_listener()
     listener = maker.server_class()
     listener.setNonBlocking()

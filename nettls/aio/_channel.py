@@ -51,6 +51,7 @@ from nettls.interfaces import (
     RegistryError,
     TLSConnectionError,
     TLSHandshakeError,
+    TLSModeError,
 )
 from zope.interface.interface import InterfaceClass
 
@@ -131,6 +132,12 @@ class SessionMaker:
     @property
     def server(self) -> bool:
         return bool(self.context.mode == self.context.SERVER)
+
+    def require_mode(self, server: bool, call: str) -> None:
+        """Refuse a context of the other mode for ``call`` (TLSModeError)."""
+        if self.server != server:
+            want, have = ("SERVER", "CLIENT") if server else ("CLIENT", "SERVER")
+            raise TLSModeError(f"{call} needs a {want} context; this one is a {have} context")
 
     def need(self, extensions: Iterable[InterfaceClass], why: str) -> None:
         """Refuse the session's component unless it provides ``extensions``."""
